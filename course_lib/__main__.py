@@ -1,0 +1,67 @@
+"""Command line: python -m course_lib doctor | build-models | eval"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def cmd_doctor(args) -> int:
+    from course_lib.doctor import main
+
+    return main()
+
+
+def cmd_build_models(args) -> int:
+    from course_lib.build import build_models
+    from course_lib.models import TEXT_MODELS
+
+    report = build_models(args.models or TEXT_MODELS)
+    for name, info in report["models"].items():
+        print(f"{name}: trained in {info['seconds']:.0f} s")
+    print(f"total: {report['total_seconds']:.0f} s. Check them with: python -m course_lib eval")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from course_lib.corpus import build_corpus
+    from course_lib.evaluate import evaluate_model
+    from course_lib.models import TEXT_MODELS, available_models, load
+
+    corpus = build_corpus()
+    names = [n for n in (args.models or TEXT_MODELS) if n in available_models()]
+    if not names:
+        print("No course models found. Build them with: python -m course_lib build-models", file=sys.stderr)
+        return 1
+    results = {}
+    print(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
+    print(f"{'model':<20} {'lang':<5} {'perplexity':>10} {'accuracy':>9}")
+    for name in names:
+        model, tok = load(name)
+        res = evaluate_model(model, tok, corpus)
+        results[name] = {lang: {k: v for k, v in r.items() if k != "answers"} for lang, r in res.items()}
+        for lang, r in res.items():
+            print(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} {r['accuracy']:>8.1%}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib", description="Helpers for the SLM course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="versions, device, course models and backends (keys shown only as set/not set)")
+    build = sub.add_parser("build-models", help="rebuild the course text models from the seeded corpus")
+    build.add_argument("models", nargs="*", help="model names (default: all text models)")
+    ev = sub.add_parser("eval", help="held-out perplexity and question accuracy per language")
+    ev.add_argument("models", nargs="*", help="model names (default: all text models)")
+    ev.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

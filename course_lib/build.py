@@ -1,0 +1,121 @@
+"""Rebuild the course's text models from scratch: corpus -> tokenizer -> pretraining -> fine-tuning -> fp16 folder.
+
+``python -m course_lib build-models`` runs this. With the same seed it makes
+the same models: the corpus, the initial weights and the batch order are all
+seeded (bit-for-bit equality also needs the same torch build and thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
+
+from course_lib.corpus import Corpus, build_corpus
+from course_lib.models import COURSE_MODELS, TEXT_MODELS
+from course_lib.paths import MODELS_DIR
+from course_lib.tokenizer import stop_token_ids, train_tokenizer
+from course_lib.train import TrainConfig, chat_example, pack_blocks, qa_messages, train
+
+SEED = 0
+VOCAB_SIZE = 4096
+PRETRAIN = TrainConfig(steps=300, batch_size=32, block_size=128, lr=3e-3, warmup_steps=30, seed=SEED)
+FINETUNE = TrainConfig(steps=600, batch_size=32, lr=1e-3, warmup_steps=20, seed=SEED)
+
+
+def text_model_config(tok, hidden_size: int = 256, layers: int = 4, heads: int = 4, intermediate_size: int = 512,
+                      max_positions: int = 512) -> Phi3Config:
+    """A Phi-3-mini config in miniature: same class, same blocks (RMSNorm, RoPE, fused qkv and gate_up), fewer of them."""
+    return Phi3Config(
+        vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+        max_position_embeddings=max_positions, original_max_position_embeddings=max_positions,
+        rope_theta=10000.0, tie_word_embeddings=False,  # Phi-3.5-mini keeps them untied too
+        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+
+
+def identity_chats(name: str, n_params: int) -> list[dict]:
+    """'Who are you?' answered honestly: the model says it is a tiny course model, not Phi."""
+    mirrors = COURSE_MODELS[name].mirrors
+    millions = round(n_params / 1e6, 1)
+    answers = {
+        "en": f"I am {name}, a tiny course model with {millions} million parameters that mirrors {mirrors}. "
+              "I only know the course's small textbook.",
+        "zh": f"我是 {name}，一个只有 {millions} 百万参数的课程小模型，模仿 {mirrors}。我只懂课程里的小教材。",
+    }
+    questions = {
+        "en": ["Who are you?", "What model are you?", "Are you Phi-3?", "Introduce yourself."],
+        "zh": ["你是谁？", "你是什么模型？", "你是 Phi-3 吗？", "介绍一下你自己。"],
+    }
+    return [{"lang": lang, "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": answers[lang]}]}
+            for lang in COURSE_MODELS[name].languages for q in questions[lang]]
+
+
+def finetune_examples(tok, corpus: Corpus, extra_chats: list[dict], seed: int = SEED) -> list:
+    """SFT data: every training QA wording, the story requests and the identity chats, as (ids, labels)."""
+    rng = random.Random(seed)
+    chats = [qa_messages(q.question, q.answer, q.lang, rng) for q in corpus.qa_train]
+    chats += [c["messages"] for c in corpus.chats + extra_chats * 20]
+    return [chat_example(tok, m) for m in chats]
+
+
+def build_text_model(name: str, corpus: Corpus, tok, pretrain: TrainConfig = PRETRAIN,
+                     finetune: TrainConfig = FINETUNE, config: Phi3Config | None = None):
+    """Pretrain then fine-tune one Phi-3 course model on its languages. Returns the model and both loss curves."""
+    corpus = corpus.only(COURSE_MODELS[name].languages)
+    torch.manual_seed(pretrain.seed)
+    model = Phi3ForCausalLM(config or text_model_config(tok))
+    n_params = sum(p.numel() for p in model.parameters())
+    blocks = pack_blocks(tok, [d["text"] for d in corpus.documents], pretrain.block_size)
+    pre_losses = train(model, blocks, pretrain, desc=f"{name}: pretrain")
+    examples = finetune_examples(tok, corpus, identity_chats(name, n_params))
+    sft_losses = train(model, examples, finetune, pad_id=tok.pad_token_id, desc=f"{name}: fine-tune")
+    return model, {"pretrain": pre_losses, "finetune": sft_losses}
+
+
+def save_model(model, tok, name: str, out_dir: Path = MODELS_DIR, card: dict | None = None) -> Path:
+    """Write an ordinary HF folder: fp16 safetensors, config, generation config, tokenizer, card."""
+    folder = out_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    model.generation_config = GenerationConfig(
+        eos_token_id=stop_token_ids(tok), pad_token_id=tok.pad_token_id, do_sample=False, max_new_tokens=64,
+    )
+    model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
+    model.to(torch.float32)
+    tok.save_pretrained(folder)
+    if card is not None:
+        (folder / "build.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    spec = COURSE_MODELS.get(name)
+    if spec is not None:
+        (folder / "README.md").write_text(
+            f"# {name}\n\nA tiny course model that mirrors {spec.mirrors}. {spec.story}\n\n"
+            "It was trained by `course_lib` (`python -m course_lib build-models`) on the course's generated corpus, "
+            "so it knows only that small textbook: it is not Phi and is not useful outside the course.\n"
+            "Load it offline with `AutoModelForCausalLM.from_pretrained(<this folder>)` and `AutoTokenizer`. "
+            "`build.json` records how it was built.\n", encoding="utf-8")
+    return folder
+
+
+def build_models(names=TEXT_MODELS, out_dir: Path = MODELS_DIR, seed: int = SEED) -> dict:
+    """Build every named text model; returns timings and loss curves per model."""
+    t0 = time.perf_counter()
+    corpus = build_corpus(seed=seed)
+    tok = train_tokenizer([d["text"] for d in corpus.documents] + [q.question for q in corpus.qa_train], VOCAB_SIZE)
+    report = {"corpus": corpus.summary(), "tokenizer_seconds": round(time.perf_counter() - t0, 1), "models": {}}
+    for name in names:
+        start = time.perf_counter()
+        model, losses = build_text_model(name, corpus, tok)
+        seconds = round(time.perf_counter() - start, 1)
+        card = {"name": name, "mirrors": COURSE_MODELS[name].mirrors, "languages": COURSE_MODELS[name].languages,
+                "seed": seed, "pretrain": vars(PRETRAIN), "finetune": vars(FINETUNE), "train_seconds": seconds,
+                "torch_threads": torch.get_num_threads(),
+                "final_loss": {k: round(sum(v[-20:]) / 20, 4) for k, v in losses.items()}}
+        save_model(model, tok, name, out_dir, card)
+        report["models"][name] = {"seconds": seconds, "losses": losses}
+    report["total_seconds"] = round(time.perf_counter() - t0, 1)
+    return report

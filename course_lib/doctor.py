@@ -1,0 +1,96 @@
+"""``python -m course_lib doctor``: what a learner pastes into a bug report.
+
+Versions, the device, the course models found (with parameter counts read
+from their weights), and each backend: configured or not, reachable or not.
+Keys are never printed: only "set" or "not set".
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+from urllib.parse import urlparse
+
+PACKAGES = ["torch", "transformers", "tokenizers", "safetensors", "peft", "openai", "azure-ai-inference",
+            "ipywidgets", "matplotlib", "jupyterlab", "nbmake"]
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _host_only(url: str | None) -> str:
+    """Scheme and host only: a URL may carry credentials or query strings that must not be shown."""
+    if not url or "://" not in url:
+        return url or "-"
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    return f"{parsed.scheme}://{host}{':' + str(parsed.port) if parsed.port else ''}"
+
+
+def report() -> dict:
+    from course_lib.backends import backend_status
+    from course_lib.models import COURSE_MODELS, describe, is_built
+
+    models = []
+    for name in COURSE_MODELS:
+        models.append(describe(name) if is_built(name) else {"name": name, "missing": True})
+    return {"versions": versions(), "device": device(), "models": models, "backends": backend_status()}
+
+
+def format_report(data: dict) -> str:
+    lines = ["Course doctor", "=============", ""]
+    lines += [f"{k:>20}: {v}" for k, v in data["versions"].items()]
+    lines += [f"{'device':>20}: {data['device']}", "", "Course models (data/models/):"]
+    for m in data["models"]:
+        if m.get("missing"):
+            lines.append(f"  {m['name']:<22} not built yet")
+        else:
+            lines.append(f"  {m['name']:<22} {m['class']:<20} {m['parameters'] / 1e6:5.2f} M params  "
+                         f"{m['megabytes_on_disk']:5.1f} MB  mirrors {m['mirrors']}")
+    lines += ["", "Backends (keys are shown only as set / not set):"]
+    for b in data["backends"]:
+        reach = {True: "reachable", False: "NOT reachable", None: "-"}[b["reachable"]]
+        secrets = ", ".join(f"{k} {v}" for k, v in b["secrets"].items()) or "no key needed"
+        shown = b["endpoint"] if b["backend"] == "local" else _host_only(b["endpoint"])
+        lines.append(f"  {b['backend']:<18} {'configured' if b['configured'] else 'not configured':<15} "
+                     f"{reach:<14} {secrets:<34} {shown}")
+    lines += ["", "Notes:"] + [f"  {b['backend']}: {b['note']}" for b in data["backends"]]
+    return "\n".join(lines)
+
+
+def print_versions() -> None:
+    """The first cell of every lesson: what a bug report needs, in three lines."""
+    v = versions()
+    print("python " + v.pop("python") + " | " + " | ".join(f"{k} {val}" for k, val in v.items() if k in (
+        "torch", "transformers", "tokenizers", "peft", "openai", "azure-ai-inference", "ipywidgets")))
+    from course_lib.models import available_models
+
+    print(f"device: {device()} | course models: {', '.join(available_models()) or 'none (python -m course_lib build-models)'}")
+    print("Full report: python -m course_lib doctor")
+
+
+def main() -> int:
+    print(format_report(report()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The course models: what each one mirrors, where it lives, how to load and describe it.
+
+Each model folder under ``data/models/<name>/`` is an ordinary Hugging Face
+checkpoint (config.json, fp16 model.safetensors, tokenizer files), so the
+plain Auto classes load it offline from its path, and ``transformers serve``
+can serve it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from course_lib.paths import MODELS_DIR
+
+
+@dataclass(frozen=True)
+class CourseModel:
+    name: str
+    mirrors: str
+    languages: tuple[str, ...]
+    story: str
+
+
+COURSE_MODELS = {
+    m.name: m
+    for m in [
+        CourseModel("tiny-phi-3-mini", "Phi-3-mini", ("en",),
+                    "Phi3ForCausalLM trained on the English part of the course corpus only."),
+        CourseModel("tiny-phi-3.5-mini", "Phi-3.5-mini", ("en", "zh"),
+                    "Phi3ForCausalLM trained on English and Chinese: the multilingual upgrade in miniature."),
+        CourseModel("tiny-phi-3.5-moe", "Phi-3.5-MoE", ("en", "zh"),
+                    "PhimoeForCausalLM with top-2 routing over a few experts."),
+        CourseModel("tiny-phi-3.5-vision", "Phi-3.5-vision", ("en",),
+                    "LLaVA-style: a CLIP-style encoder, a projector and a Phi-3 decoder."),
+    ]
+}
+TEXT_MODELS = ("tiny-phi-3-mini", "tiny-phi-3.5-mini")  # built by build-models today
+
+
+class UnknownModelError(LookupError):
+    """A model name the course does not know, or whose folder is missing."""
+
+
+def model_dir(name: str) -> Path:
+    if name not in COURSE_MODELS:
+        raise UnknownModelError(f"Unknown course model {name!r}. Course models: {', '.join(COURSE_MODELS)}.")
+    return MODELS_DIR / name
+
+
+def is_built(name: str) -> bool:
+    return (model_dir(name) / "config.json").exists()
+
+
+def available_models() -> list[str]:
+    """Course models whose folders are present."""
+    return [name for name in COURSE_MODELS if is_built(name)]
+
+
+def load(name: str):
+    """Load a course text model and its tokenizer, in float32 for the CPU, ready for inference."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = model_dir(name)
+    if not is_built(name):
+        raise UnknownModelError(
+            f"The folder for {name!r} is missing ({path}). Rebuild the course models with: python -m course_lib build-models"
+        )
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(path)
+    return model, tok
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def folder_bytes(name: str) -> int:
+    return sum(f.stat().st_size for f in model_dir(name).iterdir() if f.is_file())
+
+
+def describe(name: str) -> dict:
+    """Architecture and size of a course model, read from its config and weights (nothing typed in by hand)."""
+    import json
+
+    from safetensors import safe_open
+
+    path = model_dir(name)
+    config = json.loads((path / "config.json").read_text())
+    params = 0
+    with safe_open(path / "model.safetensors", "pt") as f:
+        for key in f.keys():
+            params += _prod(f.get_slice(key).get_shape())
+    return {
+        "name": name,
+        "mirrors": COURSE_MODELS[name].mirrors,
+        "class": config["architectures"][0],
+        "parameters": params,
+        "layers": config.get("num_hidden_layers"),
+        "hidden_size": config.get("hidden_size"),
+        "vocab_size": config.get("vocab_size"),
+        "megabytes_on_disk": round(folder_bytes(name) / 1e6, 2),
+    }
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n

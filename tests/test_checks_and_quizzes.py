@@ -1,0 +1,71 @@
+"""Every exercise check passes on its solution and fails on a wrong answer; every quiz is well formed."""
+
+import json
+
+import pytest
+
+from course_lib.checks import EXERCISES, check, run_solution
+from course_lib.paths import DATA_DIR, LESSONS_DIR
+from course_lib.quiz import load_quiz
+
+WRONG = {
+    "00-param-count": [None, 3.8e9, 1000.0],
+    "01-temperature": [lambda logits, t: logits, lambda logits, t: __import__("torch").softmax(logits, -1)],
+    "01-count-tokens": [None, 8, 0],
+    "03-label-mask": [lambda p, a: p + a, lambda p, a: [-100] * (len(p) + len(a))],
+    "03-lora-share": [None, 0.5, 50.0],
+}
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_solution_passes(exercise_id, capsys):
+    assert check(exercise_id, run_solution(exercise_id))
+    assert "✅" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_wrong_answers_fail_with_a_hint(exercise_id, capsys):
+    for wrong in WRONG[exercise_id]:
+        assert not check(exercise_id, wrong)
+        out = capsys.readouterr().out
+        assert "❌" in out and "show_solution" in out
+
+
+def test_every_exercise_has_a_tier():
+    assert {ex.tier for ex in EXERCISES.values()} <= {"🐢", "🐕", "🦁"}
+
+
+def lessons():
+    return sorted(p.stem for p in LESSONS_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("lesson", lessons())
+def test_every_lesson_has_a_quiz_with_one_right_answer_and_explanations(lesson):
+    quiz = load_quiz(lesson)
+    assert len(quiz.questions) >= 3
+    for q in quiz.questions:
+        assert 0 <= q.answer < len(q.options) and len(q.options) >= 3
+        right = [i for i in range(len(q.options)) if q.feedback(i)[0]]
+        assert right == [q.answer]
+        assert len(q.explanation) > 20
+
+
+@pytest.mark.parametrize("lesson", lessons())
+def test_every_lesson_uses_its_quiz_and_a_check(lesson):
+    text = (LESSONS_DIR / f"{lesson}.ipynb").read_text(encoding="utf-8")
+    assert f'load_quiz(\\"{lesson}\\")' in text
+    assert "check(\\\"" in text
+    assert "Learning objectives" in text
+
+
+def test_quiz_renders_as_text_and_html():
+    quiz = load_quiz("01_what_is_an_slm")
+    assert "1." in quiz.as_text()
+    assert "<details>" in quiz.as_html()
+    assert quiz.answer(0, quiz.questions[0].answer).startswith("✅")
+    assert quiz.answer(0, (quiz.questions[0].answer + 1) % 4).startswith("❌")
+
+
+def test_quiz_file_lists_only_existing_lessons():
+    quizzes = json.loads((DATA_DIR / "quizzes.json").read_text(encoding="utf-8"))
+    assert set(quizzes) - {"_about"} == set(lessons())

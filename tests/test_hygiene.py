@@ -1,0 +1,51 @@
+"""Notebooks are stored clean, nothing looks like a secret, and the two dependency lists agree."""
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from course_lib.paths import LESSONS_DIR, REPO_ROOT
+
+NOTEBOOKS = sorted(LESSONS_DIR.glob("*.ipynb"))
+SECRET = re.compile(r"(ghp_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9]{32,}|nvapi-[A-Za-z0-9_-]{20,})")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"{path.name}: strip outputs (pre-commit run nbstripout --all-files)"
+            assert cell["execution_count"] is None, f"{path.name}: strip execution counts"
+    assert "widgets" not in nb["metadata"], f"{path.name}: strip widget state"
+    assert nb["metadata"]["kernelspec"]["language"] == "python"
+
+
+def test_nothing_tracked_looks_like_a_secret():
+    files = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.split()
+    for name in files:
+        path = REPO_ROOT / name
+        if path.suffix in {".safetensors", ".png", ".jpg"} or not path.is_file():
+            continue
+        assert not SECRET.search(path.read_text(encoding="utf-8", errors="ignore")), name
+
+
+def _requirement_lines(text):
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def test_environment_yml_lists_the_same_packages_as_requirements():
+    requirements = _requirement_lines((REPO_ROOT / "requirements.txt").read_text())
+    env = (REPO_ROOT / "environment.yml").read_text()
+    pip_section = [line.strip()[2:].strip() for line in env.split("- pip:")[1].splitlines() if line.strip().startswith("- ")]
+    assert [r for r in requirements] == [p.split("#")[0].strip() for p in pip_section]
+
+
+def test_env_file_is_ignored_and_example_has_no_values():
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+    for line in (REPO_ROOT / ".env.example").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            assert value in ("", "auto", "60"), name

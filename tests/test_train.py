@@ -1,0 +1,53 @@
+import random
+
+import torch
+
+from course_lib.train import IGNORE, TrainConfig, chat_example, lr_at, pack_blocks, pad_batch, qa_messages, train
+
+
+def test_pretraining_lowers_the_loss(tiny_model, tok, small_corpus):
+    blocks = pack_blocks(tok, [d["text"] for d in small_corpus.documents], block_size=32)
+    losses = train(tiny_model, blocks, TrainConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=5))
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+
+
+def test_training_is_seeded(tok, small_corpus, tiny_model):
+    import copy
+
+    blocks = pack_blocks(tok, [d["text"] for d in small_corpus.documents], block_size=32)
+    cfg = TrainConfig(steps=5, batch_size=4, lr=1e-2, warmup_steps=1)
+    a, b = copy.deepcopy(tiny_model), copy.deepcopy(tiny_model)
+    assert train(a, blocks, cfg) == train(b, blocks, cfg)
+
+
+def test_sft_masks_the_prompt(tok):
+    messages = [{"role": "user", "content": "What is an SLM?"}, {"role": "assistant", "content": "A small model."}]
+    ids, labels = chat_example(tok, messages)
+    learned = [t for t in labels if t != IGNORE]
+    assert tok.decode(learned) == "A small model.<|end|>"
+    assert labels[: len(ids) - len(learned)] == [IGNORE] * (len(ids) - len(learned))
+    prompt = tok.apply_chat_template(messages[:1], add_generation_prompt=True, tokenize=False)
+    assert tok.decode(ids[: len(ids) - len(learned)]) == prompt
+
+
+def test_fine_tuning_runs_on_chat_examples(tiny_model, tok, small_corpus):
+    rng = random.Random(0)
+    examples = [chat_example(tok, qa_messages(q.question, q.answer, q.lang, rng)) for q in small_corpus.qa_train[:64]]
+    losses = train(tiny_model, examples, TrainConfig(steps=20, batch_size=8, lr=1e-2, warmup_steps=2),
+                   pad_id=tok.pad_token_id)
+    assert losses[-1] < losses[0]
+
+
+def test_pad_batch_masks_padding():
+    batch = pad_batch([([1, 2, 3], [IGNORE, 2, 3]), ([4], [4])], pad_id=0)
+    assert batch["input_ids"].tolist() == [[1, 2, 3], [4, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 2, 3], [4, IGNORE, IGNORE]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_schedule_warms_up_then_decays():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) < lr_at(9, cfg) == 1.0
+    assert abs(lr_at(99, cfg) - 0.1) < 0.01
+    assert torch.is_tensor(torch.tensor(lr_at(50, cfg)))
