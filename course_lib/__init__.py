@@ -1,1 +1,22 @@
+"""course_lib: the helper package behind the SLM course's notebooks.
 
+One concept per module:
+
+corpus      the generated bilingual "textbook" corpus (facts, stories, QA, held-out split)
+tokenizer   the shared byte-level BPE tokenizer with Phi-3 chat tokens and template
+train       pretraining and supervised fine-tuning loop
+build       rebuilds the shipped course models (python -m course_lib build-models)
+models      registry of course models: folder, load, describe
+generation  chat with a model in-process; next-token distributions
+evaluate    held-out perplexity and question accuracy (python -m course_lib eval)
+doctor      versions, device, models, backends (python -m course_lib doctor)
+backends    which backends exist and whether each is configured / reachable
+quiz        "Check your understanding" quizzes; checks: auto-checked exercises
+widgets     interactive lesson widgets; plots: the course's figures
+paths       where data, models and lessons live
+"""
+
+import warnings
+
+# peft reads a transformers attribute that is deprecated; the warning is for library authors, not learners.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

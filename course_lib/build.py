@@ -46,7 +46,7 @@ def identity_chats(name: str, n_params: int) -> list[dict]:
     answers = {
         "en": f"I am {name}, a tiny course model with {millions} million parameters that mirrors {mirrors}. "
               "I only know the course's small textbook.",
-        "zh": f"我是 {name}，一个只有 {millions} 百万参数的课程小模型，模仿 {mirrors}。我只懂课程里的小教材。",
+        "zh": f"我是 {name}，一个只有约 {round(n_params / 1e4)} 万个参数的课程小模型，模仿 {mirrors}。我只懂课程里的小教材。",
     }
     questions = {
         "en": ["Who are you?", "What model are you?", "Are you Phi-3?", "Introduce yourself."],

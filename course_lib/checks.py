@@ -94,7 +94,10 @@ def _check_temperature(fn):
     torch.manual_seed(0)
     logits = torch.randn(50) * 3
     for t in (0.5, 1.0, 2.0):
-        got = torch.as_tensor(fn(logits.clone(), t), dtype=torch.float)
+        result = fn(logits.clone(), t)
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = torch.as_tensor(result, dtype=torch.float)
         want = torch.softmax(logits / t, dim=-1)
         if got.shape != want.shape:
             return False, f"return one probability per token: expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
@@ -105,11 +108,14 @@ def _check_temperature(fn):
     return True, "dividing by T < 1 sharpens the distribution, T > 1 flattens it."
 
 
-@exercise("01-count-tokens", "🐢", "How many tokens is '小语言模型很快。' for the course tokenizer?", solution="""
+COUNT_TOKENS_TEXT = "我今天学习小语言模型。"
+
+
+@exercise("01-count-tokens", "🐢", f"How many tokens is '{COUNT_TOKENS_TEXT}' for the course tokenizer?", solution="""
 from transformers import AutoTokenizer
 from course_lib.models import model_dir
 tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
-answer = len(tok("小语言模型很快。", add_special_tokens=False)["input_ids"])
+answer = len(tok("我今天学习小语言模型。", add_special_tokens=False)["input_ids"])
 """)
 def _check_count_tokens(answer):
     from transformers import AutoTokenizer
@@ -117,11 +123,13 @@ def _check_count_tokens(answer):
     from course_lib.models import model_dir
 
     tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
-    truth = len(tok("小语言模型很快。", add_special_tokens=False)["input_ids"])
-    if answer == truth:
-        return True, f"{truth} tokens for 8 characters: this tokenizer gives about one token per Chinese character."
-    if answer == 8:
-        return False, "8 is the number of characters; count token ids with tok(text)['input_ids']."
+    ids = tok(COUNT_TOKENS_TEXT, add_special_tokens=False)["input_ids"]
+    n_chars = len(COUNT_TOKENS_TEXT)
+    if answer == len(ids):
+        return True, (f"{len(ids)} tokens for {n_chars} characters: most characters are one token each, and any "
+                      "character the tokenizer never saw falls back to several byte tokens.")
+    if answer == n_chars:
+        return False, f"{n_chars} is the number of characters; count the token ids with tok(text)['input_ids']."
     return False, "encode the sentence with the course tokenizer and count the ids."
 
 
@@ -135,7 +143,10 @@ answer = sft_labels
 def _check_label_mask(fn):
     cases = [([5, 6, 7], [8, 9]), ([1], [2, 3, 4]), ([4, 4], [])]
     for prompt, ans in cases:
-        got = list(fn(list(prompt), list(ans)))
+        result = fn(list(prompt), list(ans))
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = list(result)
         want = [-100] * len(prompt) + ans
         if len(got) != len(want):
             return False, f"labels must be as long as prompt + answer ({len(want)}), got {len(got)}"

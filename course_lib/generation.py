@@ -85,7 +85,8 @@ def top_next_tokens(model, tok, text: str, k: int = 10, temperature: float = 1.0
     """The k most likely next tokens and their probabilities under a sampling setting."""
     probs = filter_probs(next_token_logits(model, tok, text), temperature, top_k, top_p)
     values, ids = torch.topk(probs, k)
-    return [(tok.decode([int(i)]), float(v)) for v, i in zip(values, ids, strict=False)]
+    # tokens that the setting rules out (probability 0) are left off the list
+    return [(tok.decode([int(i)]), float(v)) for v, i in zip(values, ids, strict=True) if v > 0]
 
 
 class Reply(str):

@@ -61,7 +61,9 @@ def load(name: str):
     """Load a course text model and its tokenizer, in float32 for the CPU, ready for inference."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # a bar for loading 27 small tensors is noise in a lesson
     path = model_dir(name)
     if not is_built(name):
         raise UnknownModelError(

