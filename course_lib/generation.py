@@ -36,7 +36,7 @@ def chat_batch(model, tok, prompts: list, max_new_tokens: int = 64, system: str 
     """Answer several prompts at once (left-padded batch); returns the decoded replies."""
     texts = [tok.apply_chat_template(as_messages(p, system), add_generation_prompt=True, tokenize=False) for p in prompts]
     tok.padding_side = "left"
-    batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     torch.manual_seed(seed)
     out = model.generate(
         **batch, max_new_tokens=max_new_tokens, eos_token_id=stop_token_ids(tok), pad_token_id=tok.pad_token_id,
@@ -76,8 +76,8 @@ def filter_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
 @torch.no_grad()
 def next_token_logits(model, tok, text: str) -> torch.Tensor:
     """The model's raw scores for the token that follows `text` (a plain continuation, no chat format)."""
-    ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    return model(input_ids=ids).logits[0, -1]
+    ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(model.device)
+    return model(input_ids=ids).logits[0, -1].cpu()
 
 
 def top_next_tokens(model, tok, text: str, k: int = 10, temperature: float = 1.0,
@@ -121,8 +121,17 @@ class LocalChat:
 
         return cls(name, *load(name))
 
+    @classmethod
+    def load_real(cls, alias: str) -> LocalChat:
+        """The real Phi model behind an alias such as "phi-3.5-mini", if it is in the Hugging Face cache."""
+        from course_lib.models import REAL_PHI, load_real
+
+        return cls(REAL_PHI[alias].split("/")[-1], *load_real(alias))
+
     @property
     def note(self) -> str:
+        if self.parameters > 1e9:
+            return f"real Phi, {self.parameters / 1e9:.1f}B params"
         return f"tiny course model, {self.parameters / 1e6:.1f}M params"
 
     def ask(self, prompt, **kwargs) -> Reply:

@@ -111,3 +111,44 @@ def _prod(shape) -> int:
     for s in shape:
         n *= s
     return n
+
+
+# The real models the course models mirror, by the short names lessons use.
+REAL_PHI = {
+    "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct",
+    "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
+    "phi-3.5-moe": "microsoft/Phi-3.5-MoE-instruct",
+}
+
+
+def cached_real_checkpoint(alias: str, cache_dir: str | None = None) -> str | None:
+    """The local folder of a real Phi checkpoint if it is already in the Hugging Face cache, else None.
+
+    Only the cache is looked at: nothing is downloaded, so lessons stay offline.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = REAL_PHI[alias]
+    config = try_to_load_from_cache(repo, "config.json", cache_dir=cache_dir)
+    if not isinstance(config, str):
+        return None
+    folder = Path(config).parent
+    has_weights = any(folder.glob("*.safetensors")) or (folder / "model.safetensors.index.json").exists()
+    return str(folder) if has_weights else None
+
+
+def load_real(alias: str, cache_dir: str | None = None):
+    """Load a cached real Phi checkpoint (bf16 on CPU, fp16 on a GPU), without remote code, as the model card advises."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = cached_real_checkpoint(alias, cache_dir)
+    if folder is None:
+        raise UnknownModelError(
+            f"{REAL_PHI[alias]} is not in your Hugging Face cache. Download it once with "
+            f"`hf download {REAL_PHI[alias]}` (about 7.6 GB for a 3.8B model), or keep using the course models."
+        )
+    gpu = torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float16 if gpu else torch.bfloat16,
+                                                 device_map="auto" if gpu else None).eval()
+    return model, AutoTokenizer.from_pretrained(folder)
