@@ -37,9 +37,11 @@ def cmd_eval(args) -> int:
     from course_lib.models import TEXT_MODELS, available_models, load
 
     corpus = build_corpus()
-    names = [n for n in (args.models or TEXT_MODELS) if n in available_models()]
-    if not names:
-        print("No course models found. Build them with: python -m course_lib build-models", file=sys.stderr)
+    names = args.models or TEXT_MODELS
+    missing = [n for n in names if n not in available_models()]
+    if missing:
+        print(f"Course model folder missing: {', '.join(missing)}. Rebuild with: python -m course_lib build-models",
+              file=sys.stderr)
         return 1
     results = {}
     print(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
@@ -57,6 +59,8 @@ def cmd_eval(args) -> int:
 
 
 def main(argv=None) -> int:
+    from course_lib.models import TEXT_MODELS
+
     parser = argparse.ArgumentParser(prog="python -m course_lib", description="Helpers for the SLM course.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="versions, device, course models and backends (keys shown only as set/not set)")
@@ -66,6 +70,9 @@ def main(argv=None) -> int:
     ev.add_argument("models", nargs="*", help="model names (default: all text models)")
     ev.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+    unknown = [m for m in getattr(args, "models", None) or [] if m not in TEXT_MODELS]
+    if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
+        parser.error(f"unknown model {', '.join(unknown)}; text models: {', '.join(TEXT_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval}
     return handlers[args.command](args)
 

@@ -60,6 +60,7 @@ def finetune_examples(tok, corpus: Corpus, extra_chats: list[dict], seed: int = 
     """SFT data: every training QA wording, the story requests and the identity chats, as (ids, labels)."""
     rng = random.Random(seed)
     chats = [qa_messages(q.question, q.answer, q.lang, rng) for q in corpus.qa_train]
+    # a handful of identity chats among ~10,000 QA pairs would be drowned out: repeat them
     chats += [c["messages"] for c in corpus.chats + extra_chats * 20]
     return [chat_example(tok, m) for m in chats]
 

@@ -22,8 +22,9 @@ def perplexity(model, tok, texts: list[str], batch_size: int = 16) -> float:
     total_loss, total_tokens = 0.0, 0
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
-        tok.padding_side = "right"
+        side, tok.padding_side = tok.padding_side, "right"
         batch = tok(chunk, return_tensors="pt", padding=True, truncation=True, max_length=256, add_special_tokens=False)
+        tok.padding_side = side
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
         logits = model(**batch).logits[:, :-1]
         targets = labels[:, 1:]

@@ -35,8 +35,9 @@ def chat_batch(model, tok, prompts: list, max_new_tokens: int = 64, system: str 
                temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> list[str]:
     """Answer several prompts at once (left-padded batch); returns the decoded replies."""
     texts = [tok.apply_chat_template(as_messages(p, system), add_generation_prompt=True, tokenize=False) for p in prompts]
-    tok.padding_side = "left"
+    side, tok.padding_side = tok.padding_side, "left"  # generation continues at the right edge, so pad on the left
     batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    tok.padding_side = side
     torch.manual_seed(seed)
     out = model.generate(
         **batch, max_new_tokens=max_new_tokens, eos_token_id=stop_token_ids(tok), pad_token_id=tok.pad_token_id,

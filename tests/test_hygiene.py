@@ -49,3 +49,11 @@ def test_env_file_is_ignored_and_example_has_no_values():
         if "=" in line and not line.startswith("#"):
             name, value = line.split("=", 1)
             assert value in ("", "auto", "60"), name
+
+
+def test_ruff_is_clean():
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "course_lib", "tests", "lessons"], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

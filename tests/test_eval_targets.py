@@ -1,0 +1,34 @@
+"""The shipped text models meet the course's targets on held-out questions (python -m course_lib eval)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "eval.json"
+    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "--json", str(out)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "tiny-phi-3.5-mini" in result.stdout
+    return json.loads(out.read_text())
+
+
+def test_multilingual_model_answers_most_heldout_questions_in_both_languages(figures):
+    for lang in ("en", "zh"):
+        assert figures["tiny-phi-3.5-mini"][lang]["accuracy"] >= 0.70, lang
+
+
+def test_english_only_model_is_clearly_worse_in_chinese(figures):
+    gap = figures["tiny-phi-3.5-mini"]["zh"]["accuracy"] - figures["tiny-phi-3-mini"]["zh"]["accuracy"]
+    assert gap >= 0.3
+    assert figures["tiny-phi-3-mini"]["zh"]["perplexity"] > 10 * figures["tiny-phi-3.5-mini"]["zh"]["perplexity"]
+
+
+def test_eval_fails_clearly_for_an_unknown_model():
+    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "tiny-phi-9"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
