@@ -11,6 +11,9 @@ generation  chat with a model in-process; next-token distributions
 evaluate    held-out perplexity and question accuracy (python -m course_lib eval)
 doctor      versions, device, models, backends (python -m course_lib doctor)
 backends    which backends exist and whether each is configured / reachable
+serve       the local OpenAI-compatible server (transformers serve) for the course models
+clients     any backend -> real openai / azure-ai-inference clients, model names, retries
+errors      the course's exceptions: what went wrong and what to do
 quiz        "Check your understanding" quizzes; checks: auto-checked exercises
 widgets     interactive lesson widgets; plots: the course's figures
 paths       where data, models and lessons live

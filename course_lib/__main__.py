@@ -1,4 +1,4 @@
-"""Command line: python -m course_lib doctor | build-models | eval"""
+"""Command line: python -m course_lib doctor | build-models | eval | serve | chat"""
 
 from __future__ import annotations
 
@@ -58,6 +58,48 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from course_lib.serve import LocalServer, ServerStartError
+
+    try:
+        with LocalServer(port=args.port) as server:
+            print(f"Serving {', '.join(server.models)} at {server.base_url}")
+            print(f'Point a client at it: openai.OpenAI(base_url="{server.base_url}", api_key="not-needed")')
+            print("Press Ctrl-C to stop.", flush=True)
+            server.process.wait()
+            print(f"The server stopped on its own. Its log ends with:\n{server.log_tail()}", file=sys.stderr)
+            return 1
+    except ServerStartError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # the with block has already stopped the server
+        print("Stopped.")
+        return 0
+
+
+def cmd_chat(args) -> int:
+    from course_lib import clients
+    from course_lib.errors import CourseError
+
+    try:
+        if args.stream:
+            conn = clients.connect(args.backend)
+            print(f"[{conn.backend} · {clients.resolve_model(args.model, conn.backend)}]", file=sys.stderr, flush=True)
+            for piece in clients.chat(args.prompt, backend=conn.backend, model=args.model, stream=True):
+                print(piece, end="", flush=True)
+            print()
+        else:
+            reply = clients.chat(args.prompt, backend=args.backend, model=args.model)
+            print(reply.label, file=sys.stderr)
+            print(reply)
+    except CourseError as error:  # one clear message, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def main(argv=None) -> int:
     from course_lib.models import TEXT_MODELS
 
@@ -69,11 +111,18 @@ def main(argv=None) -> int:
     ev = sub.add_parser("eval", help="held-out perplexity and question accuracy per language")
     ev.add_argument("models", nargs="*", help="model names (default: all text models)")
     ev.add_argument("--json", help="also write the figures to this file")
+    serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server on 127.0.0.1")
+    serve.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+    chat = sub.add_parser("chat", help="ask a model on any backend; prints the answer and which backend/model wrote it")
+    chat.add_argument("prompt")
+    chat.add_argument("--backend", help="auto (default), local, foundry, github, nim, ollama, openai-compatible")
+    chat.add_argument("--model", default="phi-3.5-mini", help="short name (phi-3-mini, phi-3.5-mini, ...) or a backend id")
+    chat.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     args = parser.parse_args(argv)
     unknown = [m for m in getattr(args, "models", None) or [] if m not in TEXT_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; text models: {', '.join(TEXT_MODELS)}")
-    handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval}
+    handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve, "chat": cmd_chat}
     return handlers[args.command](args)
 
 

@@ -79,13 +79,22 @@ def build_text_model(name: str, corpus: Corpus, tok, pretrain: TrainConfig = PRE
     return model, {"pretrain": pre_losses, "finetune": sft_losses}
 
 
+def default_generation_config(tok) -> GenerationConfig:
+    """Stop at <|end|>; sample by default, as chat models usually do.
+
+    Sampling must be on here for `transformers serve` to honour a request's temperature and top_p: the server
+    copies this config and only ever switches sampling *off* (for temperature 0). Course code that wants
+    repeatable output asks for greedy decoding explicitly.
+    """
+    return GenerationConfig(eos_token_id=stop_token_ids(tok), pad_token_id=tok.pad_token_id, do_sample=True,
+                            temperature=0.7, top_p=0.9, max_new_tokens=64)
+
+
 def save_model(model, tok, name: str, out_dir: Path = MODELS_DIR, card: dict | None = None) -> Path:
     """Write an ordinary HF folder: fp16 safetensors, config, generation config, tokenizer, card."""
     folder = out_dir / name
     folder.mkdir(parents=True, exist_ok=True)
-    model.generation_config = GenerationConfig(
-        eos_token_id=stop_token_ids(tok), pad_token_id=tok.pad_token_id, do_sample=False, max_new_tokens=64,
-    )
+    model.generation_config = default_generation_config(tok)
     model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
     model.to(torch.float32)
     tok.save_pretrained(folder)

@@ -176,6 +176,44 @@ def _check_lora_share(answer):
     return False, "use model.get_nb_trainable_parameters() on the LoRA-wrapped model: (trainable, total)."
 
 
+
+# ---- 05 cloud APIs ----------------------------------------------------------
+
+@exercise("05-nim-model", "🐢", "Which model id does the nim backend use for phi-3.5-mini?", solution="""
+from course_lib.clients import resolve_model
+answer = resolve_model("phi-3.5-mini", "nim")
+""")
+def _check_nim_model(answer):
+    from course_lib.clients import resolve_model
+
+    truth = resolve_model("phi-3.5-mini", "nim")
+    if answer == truth:
+        return True, f"NIM names models by publisher and lower-case id: {truth}."
+    if answer == resolve_model("phi-3.5-mini", "local"):
+        return False, "that is the local course model; ask for the nim backend's id."
+    return False, "call course_lib.clients.resolve_model with the short name and the backend name."
+
+
+@exercise("05-next-request", "🐕", "Write next_request(history, user_text) for a multi-turn chat", solution="""
+def next_request(history, user_text):
+    return history + [{"role": "user", "content": user_text}]
+answer = next_request
+""")
+def _check_next_request(fn):
+    history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+               {"role": "assistant", "content": "Hello!"}]
+    before = [dict(m) for m in history]
+    result = fn(history, "What is an SLM?")
+    if result is None:
+        return False, "your function returned None: did you forget `return`?"
+    if history != before:
+        return False, "you changed `history` in place: build a new list (history + [...])."
+    if list(result[:-1]) != before:
+        return False, "the request must start with the whole history, in order: the API keeps no memory."
+    if result[-1] != {"role": "user", "content": "What is an SLM?"}:
+        return False, "the last message must be {'role': 'user', 'content': user_text}."
+    return True, "the API is stateless, so every call carries the whole conversation."
+
 _cache: dict[str, object] = {}
 
 
@@ -183,3 +221,82 @@ def run_solution_cached(id: str) -> object:
     if id not in _cache:
         _cache[id] = run_solution(id)
     return _cache[id]
+
+
+# ---- 06 transformers ----------------------------------------------------------
+
+def _tiny_chat_model():
+    """tiny-phi-3.5-mini and its tokenizer, loaded once for the 06 checks."""
+    if "tiny-phi-3.5-mini" not in _cache:
+        from course_lib.models import load
+
+        _cache["tiny-phi-3.5-mini"] = load("tiny-phi-3.5-mini")
+    return _cache["tiny-phi-3.5-mini"]
+
+
+@exercise("06-greedy-kwargs", "🐢", "Which generate() keyword arguments give greedy decoding?", solution="""
+answer = {"do_sample": False, "max_new_tokens": 20}
+""")
+def _check_greedy_kwargs(answer):
+    if not isinstance(answer, dict):
+        return False, "give a dict of keyword arguments, e.g. {'max_new_tokens': 20, ...}"
+    if answer.get("do_sample") is True:
+        return False, "do_sample=True draws tokens at random; greedy decoding always takes the most likely one."
+    if answer.get("do_sample") is not False:
+        if answer.get("temperature") == 0:
+            return False, "temperature=0 is not how Transformers asks for greedy decoding: set do_sample=False."
+        return False, "say do_sample=False explicitly: a checkpoint's generation_config.json may switch sampling on."
+    if (answer.get("num_beams") or 1) > 1:
+        return False, "num_beams > 1 is beam search, which keeps several candidate replies; greedy keeps one."
+    model, tok = _tiny_chat_model()
+    inputs = tok.apply_chat_template([{"role": "user", "content": "What is a small language model?"}],
+                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    replies = []
+    for seed, kwargs in ((0, answer), (1, answer), (0, {"do_sample": False})):
+        torch.manual_seed(seed)
+        replies.append(model.generate(**inputs, **{**kwargs, "max_new_tokens": 12}).tolist())
+    if replies[0] != replies[2] or replies[1] != replies[2]:
+        return False, "with these settings the reply differs from plain greedy decoding: keep do_sample=False and drop the rest."
+    ignored = [k for k in ("temperature", "top_k", "top_p") if k in answer]
+    note = f" ({', '.join(ignored)} only matter when sampling: Transformers ignores them here, and warns.)" if ignored else ""
+    return True, ("do_sample=False takes the most likely token at every step, so the same prompt gives the same reply, "
+                  "whatever the seed." + note)
+
+
+PHI3_PROMPT_CASES = [
+    [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "What is an SLM?"}],
+    [{"role": "user", "content": "Tell me a story about a fox."}],
+    [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
+     {"role": "user", "content": "What is Phi-3.5-mini?"}],
+]
+
+
+@exercise("06-phi3-prompt", "🐕", "Write phi3_prompt(messages): the Phi-3 chat prompt, by hand", solution="""
+def phi3_prompt(messages):
+    text = ""
+    for message in messages:
+        text += f"<|{message['role']}|>\\n{message['content']}<|end|>\\n"
+    return text + "<|assistant|>\\n"
+answer = phi3_prompt
+""")
+def _check_phi3_prompt(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('06-phi3-prompt', phi3_prompt)"
+    _, tok = _tiny_chat_model()
+    for messages in PHI3_PROMPT_CASES:
+        want = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        got = fn([dict(m) for m in messages])
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if not isinstance(got, str):
+            return False, f"return one string (the prompt), not a {type(got).__name__}"
+        if got == want:
+            continue
+        if got + "<|assistant|>\n" == want:
+            return False, "end with the generation prompt '<|assistant|>\\n': it tells the model that it is its turn."
+        if "<|end|>" not in got:
+            return False, "close every turn with '<|end|>' and a newline."
+        if got.replace("\n", "") == want.replace("\n", ""):
+            return False, "the newlines matter: one after each role tag ('<|user|>\\n') and one after each '<|end|>'."
+        return False, f"for {len(messages)} message(s) the template gives {want!r}, yours gives {got!r}"
+    return True, "that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token."

@@ -141,3 +141,24 @@ class LocalChat:
     def ask_many(self, prompts: list, **kwargs) -> list[Reply]:
         return [Reply(t, self.name, "transformers in-process", self.note)
                 for t in chat_batch(self.model, self.tok, prompts, **kwargs)]
+
+
+def model_note(model) -> str:
+    """What a labelled answer says about its model: 'tiny course model, 3.9M params' or 'real Phi, 3.8B params'."""
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters > 1e9:
+        return f"real Phi, {parameters / 1e9:.1f}B params"
+    return f"tiny course model, {parameters / 1e6:.1f}M params"
+
+
+def count_reused_tokens(context_ids, new_ids) -> int:
+    """How many generated tokens were already in the context (the prompt or earlier in the reply).
+
+    This is exactly what ``repetition_penalty`` pushes down: transformers penalises every token id already in the
+    sequence, prompt included.
+    """
+    seen, reused = {int(t) for t in context_ids}, 0
+    for token in map(int, new_ids):
+        reused += token in seen
+        seen.add(token)
+    return reused

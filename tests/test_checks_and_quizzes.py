@@ -14,6 +14,11 @@ WRONG = {
     "01-count-tokens": [None, 11, 0],
     "03-label-mask": [lambda p, a: p + a, lambda p, a: [-100] * (len(p) + len(a))],
     "03-lora-share": [None, 0.5, 50.0],
+    "05-nim-model": [None, "tiny-phi-3.5-mini", "phi-3.5-mini"],
+    "05-next-request": [lambda h, u: None, lambda h, u: [{"role": "user", "content": u}], lambda h, u: h.append(u) or h],
+    "06-greedy-kwargs": [None, {"do_sample": True}, {"temperature": 0.0}, {"do_sample": False, "num_beams": 4}],
+    "06-phi3-prompt": [None, lambda msgs: "".join(m["content"] for m in msgs),
+                       lambda msgs: "".join(f"<|{m['role']}|>\n{m['content']}<|end|>\n" for m in msgs)],
 }
 
 

@@ -1,0 +1,290 @@
+"""One lesson code path for every backend: pick a backend, get a real SDK client, call it, get clear errors.
+
+    conn = connect()                      # COURSE_BACKEND, or auto: first configured and reachable, else local
+    client = openai_client(conn)          # the real openai SDK, pointed at that backend
+    model = resolve_model("phi-3.5-mini", conn.backend)
+    reply = chat("What is an SLM?")       # a labelled Reply: which backend, which model
+
+Model names are resolved per backend: "phi-3.5-mini" is the real Phi id in
+the cloud and the course model "tiny-phi-3.5-mini" on the local server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+
+from course_lib.backends import BACKENDS, endpoint, is_configured, is_reachable, load_env_file
+from course_lib.errors import (
+    AuthError,
+    BackendUnreachableError,
+    CourseError,
+    EmptyMessagesError,
+    MissingKeyError,
+    ModelNotFoundError,
+    PromptTooLongError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    ServiceRetiredError,
+    redact,
+)
+from course_lib.generation import Reply, as_messages
+
+AUTO_ORDER = ("foundry", "nim", "ollama", "openai-compatible")  # github is retired: never picked automatically
+MAX_RETRIES = 2  # bounded retries on 429
+MAX_RETRY_WAIT = 10.0  # seconds: a longer Retry-After is reported rather than waited for
+
+# Short names lessons use -> the id each backend knows.
+MODEL_IDS = {
+    "phi-3-mini": {"local": "tiny-phi-3-mini", "foundry": "Phi-3-mini-4k-instruct", "github": "microsoft/Phi-3-mini-4k-instruct",
+                   "nim": "microsoft/phi-3-mini-4k-instruct", "ollama": "phi3", "openai-compatible": "tiny-phi-3-mini"},
+    "phi-3.5-mini": {"local": "tiny-phi-3.5-mini", "foundry": "Phi-3.5-mini-instruct",
+                     "github": "microsoft/Phi-3.5-mini-instruct", "nim": "microsoft/phi-3.5-mini-instruct",
+                     "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-mini"},
+    "phi-3.5-moe": {"local": "tiny-phi-3.5-moe", "foundry": "Phi-3.5-MoE-instruct", "github": "microsoft/Phi-3.5-MoE-instruct",
+                    "nim": "microsoft/phi-3.5-moe-instruct", "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-moe"},
+    "phi-3.5-vision": {"local": "tiny-phi-3.5-vision", "foundry": "Phi-3.5-vision-instruct",
+                       "github": "microsoft/Phi-3.5-vision-instruct", "nim": "microsoft/phi-3.5-vision-instruct",
+                       "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-vision"},
+}
+
+
+@dataclass
+class Connection:
+    """Where requests go. The key is kept out of repr(), so printing a connection never shows it."""
+
+    backend: str
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float = 60.0
+
+
+def timeout_seconds() -> float:
+    try:
+        return float(os.environ.get("COURSE_TIMEOUT", "60"))
+    except ValueError:
+        raise CourseError("COURSE_TIMEOUT must be a number of seconds, e.g. COURSE_TIMEOUT=60.") from None
+
+
+def choose_backend(name: str | None = None) -> str:
+    """The backend to use: the argument, else COURSE_BACKEND, else auto."""
+    load_env_file()
+    name = (name or os.environ.get("COURSE_BACKEND", "") or "auto").strip().lower()
+    if name == "auto":
+        for candidate in AUTO_ORDER:
+            backend = BACKENDS[candidate]
+            if candidate != "ollama" and not is_configured(backend):
+                continue
+            if is_reachable(endpoint(backend), timeout=1.0):
+                return candidate
+        return "local"
+    if name not in BACKENDS:
+        raise CourseError(f"Unknown backend {name!r}. Choose one of: auto, {', '.join(BACKENDS)} (COURSE_BACKEND).")
+    return name
+
+
+def connect(backend: str | None = None) -> Connection:
+    """Resolve a backend to its base URL and key, or say exactly which variable is missing."""
+    name = choose_backend(backend)
+    spec = BACKENDS[name]
+    if name == "local":
+        from course_lib.serve import local_server
+
+        return Connection("local", local_server().base_url, "not-needed", timeout_seconds())
+    missing = [v for v in spec.secret_vars if not os.environ.get(v, "").strip()]
+    if spec.default_endpoint is None and not os.environ.get(spec.endpoint_var or "", "").strip():
+        missing.append(spec.endpoint_var)
+    if missing and name != "ollama":
+        raise MissingKeyError(
+            f"The {name} backend needs {' and '.join(missing)}. "
+            f"Put {'it' if len(missing) == 1 else 'them'} in .env (see .env.example), "
+            f"or use the offline course models with COURSE_BACKEND=local."
+        )
+    url = endpoint(spec).rstrip("/")
+    if name == "ollama" and not url.endswith("/v1"):
+        url += "/v1"  # Ollama's OpenAI-compatible API lives under /v1
+    key = os.environ.get(spec.secret_vars[0], "").strip() if spec.secret_vars else "ollama"
+    return Connection(name, url, key or "not-needed", timeout_seconds())
+
+
+def resolve_model(name: str, backend: str) -> str:
+    """'phi-3.5-mini' -> the id this backend knows; an id the table does not know is passed through."""
+    return MODEL_IDS.get(name.lower(), {}).get(backend, name)
+
+
+def openai_client(conn: Connection):
+    """The real openai SDK client for a connection (retries are ours: bounded and Retry-After aware)."""
+    from openai import OpenAI
+
+    headers = {"api-key": conn.api_key} if conn.backend == "foundry" else None  # Azure accepts its api-key header
+    return OpenAI(base_url=conn.base_url, api_key=conn.api_key, timeout=conn.timeout, max_retries=0,
+                  default_headers=headers)
+
+
+def azure_client(conn: Connection):
+    """The real azure-ai-inference ChatCompletionsClient for a connection."""
+    from azure.ai.inference import ChatCompletionsClient
+    from azure.core.credentials import AzureKeyCredential
+
+    return ChatCompletionsClient(endpoint=conn.base_url, credential=AzureKeyCredential(conn.api_key),
+                                 connection_timeout=conn.timeout, read_timeout=conn.timeout, retry_total=0)
+
+
+def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
+    """Refuse what cannot work before sending it: no messages, or a prompt beyond a course model's context."""
+    if not messages or not any(str(m.get("content") or "").strip() for m in messages):
+        raise EmptyMessagesError("There is nothing to send: give at least one message with some text.")
+    if conn.backend == "local":
+        from course_lib.serve import local_server
+
+        served = local_server().models
+        if model not in served:  # transformers serve answers an unknown name with a bare 500: say it clearly first
+            raise ModelNotFoundError(f"The local server has no model {model!r}. It serves: {', '.join(served)}. "
+                                     f"Course short names: {', '.join(MODEL_IDS)}.")
+    if conn.backend in ("local", "openai-compatible"):
+        from course_lib.models import COURSE_MODELS, is_built, model_dir
+
+        if model in COURSE_MODELS and is_built(model):
+            import json
+
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(model_dir(model))
+            limit = json.loads((model_dir(model) / "config.json").read_text())["max_position_embeddings"]
+            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            n = len(tok(text, add_special_tokens=False, verbose=False)["input_ids"])
+            if n >= limit:
+                raise PromptTooLongError(
+                    f"The prompt is {n} tokens, but {model} reads at most {limit} (its context window). "
+                    "Shorten the prompt or drop earlier turns of the conversation."
+                )
+
+
+def _status_and_detail(exc) -> tuple[int | None, str, dict]:
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    headers = dict(getattr(response, "headers", {}) or {})
+    detail = getattr(exc, "message", None) or str(exc)
+    return status, redact(str(detail))[:300], {k.lower(): v for k, v in headers.items()}
+
+
+def translate_error(exc: Exception, conn: Connection, model: str) -> CourseError:
+    """Turn an openai / azure / httpx exception into the CourseError that says what to do."""
+    import openai
+    from azure.core import exceptions as az
+
+    if isinstance(exc, CourseError):
+        return exc
+    where = f"the {conn.backend} backend"
+    if isinstance(exc, (openai.APITimeoutError, az.ServiceRequestTimeoutError, az.ServiceResponseTimeoutError)):
+        return RequestTimeoutError(
+            f"{where} did not answer within {conn.timeout:g} s. Try again, raise COURSE_TIMEOUT, or use COURSE_BACKEND=local.")
+    if isinstance(exc, (openai.APIConnectionError, az.ServiceRequestError)):
+        return BackendUnreachableError(
+            f"Could not connect to {where} at {conn.base_url}. Check the endpoint variable and your network, "
+            "or use the offline course models with COURSE_BACKEND=local.")
+    status, detail, _ = _status_and_detail(exc)
+    if status in (401, 403):
+        key_var = BACKENDS[conn.backend].secret_vars[0] if BACKENDS[conn.backend].secret_vars else "the key"
+        scope = " A fine-grained GitHub token also needs the models:read permission." if conn.backend == "github" else ""
+        return AuthError(f"{where} refused the key (HTTP {status}). Check {key_var} in .env: is it complete, current, "
+                         f"and allowed to use this model?{scope}")
+    if status == 404:
+        names = list_model_names(conn)
+        listing = f" Models it offers: {', '.join(names[:20])}." if names else ""
+        return ModelNotFoundError(f"{where} has no model {model!r} (HTTP 404).{listing} "
+                                  f"Course short names: {', '.join(MODEL_IDS)}.")
+    if status == 410:
+        return ServiceRetiredError(
+            f"{where} answered 410 Gone: GitHub Models was retired on 2026-07-30. Use Microsoft Foundry Models "
+            "(set AZURE_INFERENCE_ENDPOINT and AZURE_INFERENCE_CREDENTIAL, same azure-ai-inference code) "
+            "or the offline course models with COURSE_BACKEND=local.")
+    if status == 429:
+        return RateLimitError(f"{where} is rate limited (HTTP 429), still after {MAX_RETRIES} retries. "
+                              "Wait a minute and try again, or use COURSE_BACKEND=local.")
+    if status == 400 and any(w in detail.lower() for w in ("context", "too long", "maximum", "length")):
+        return PromptTooLongError(f"{where} says the prompt is too long for {model}: {detail}. Shorten the prompt.")
+    if status is not None and status >= 500:
+        return ServerError(f"{where} failed on its side (HTTP {status}). It is not your code: try again later, "
+                           "or use COURSE_BACKEND=local.")
+    return CourseError(f"{where} answered HTTP {status}: {detail}")
+
+
+def list_model_names(conn: Connection) -> list[str]:
+    """Model ids the backend lists at /models; empty if it cannot say."""
+    try:
+        return sorted(m.id for m in openai_client(conn).models.list())
+    except Exception:
+        return []
+
+
+def retry_after_seconds(exc) -> float | None:
+    _, _, headers = _status_and_detail(exc)
+    try:
+        return float(headers.get("retry-after", "1"))
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def friendly_errors(conn: Connection, model: str):
+    """Run SDK calls; re-raise any failure as the CourseError that explains it (from None: no traceback chain)."""
+    try:
+        yield
+    except Exception as exc:
+        raise translate_error(exc, conn, model) from None
+
+
+def call_with_retries(call, conn: Connection, model: str):
+    """Call `call()`; on 429 wait for Retry-After (bounded) and retry at most MAX_RETRIES times."""
+    for attempt in range(MAX_RETRIES + 1):
+        try:
+            return call()
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            wait = retry_after_seconds(exc) if status == 429 else None
+            if status == 429 and attempt < MAX_RETRIES and wait is not None and wait <= MAX_RETRY_WAIT:
+                time.sleep(wait)
+                continue
+            raise translate_error(exc, conn, model) from None
+
+
+def chat(prompt, backend: str | None = None, model: str = "phi-3.5-mini", sdk: str = "openai", system: str | None = None,
+         stream: bool = False, **params):
+    """Send a chat to any backend with either SDK. Returns a labelled Reply, or yields text pieces when stream=True."""
+    conn = connect(backend)
+    model_id = resolve_model(model, conn.backend)
+    messages = as_messages(prompt, system)
+    params.setdefault("max_tokens", 256)  # transformers serve would otherwise allow 1024, past a course model's window
+    params.setdefault("temperature", 0.0)  # repeatable answers unless the caller asks for sampling
+    check_messages(messages, conn, model_id)
+    if sdk == "openai":
+        client = openai_client(conn)
+
+        def call():
+            return client.chat.completions.create(model=model_id, messages=messages, stream=stream, **params)
+    elif sdk == "azure":
+        client = azure_client(conn)
+
+        def call():
+            return client.complete(model=model_id, messages=messages, stream=stream, **params)
+    else:
+        raise CourseError(f"Unknown sdk {sdk!r}: use 'openai' or 'azure'.")
+    response = call_with_retries(call, conn, model_id)
+    if stream:
+        return _stream_text(response, conn, model_id)
+    return Reply(response.choices[0].message.content or "", model_id, f"{conn.backend} via {sdk}", _note(model_id))
+
+
+def _stream_text(chunks, conn: Connection, model: str):
+    with friendly_errors(conn, model):
+        for chunk in chunks:
+            if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
+
+
+def _note(model_id: str) -> str:
+    return "tiny course model" if model_id.startswith("tiny-") else ""
