@@ -1,4 +1,4 @@
-"""Command line: python -m course_lib doctor | build-models | eval | serve | chat"""
+"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site"""
 
 from __future__ import annotations
 
@@ -100,6 +100,16 @@ def cmd_chat(args) -> int:
     return 0
 
 
+def cmd_site(args) -> int:
+    from pathlib import Path
+
+    from course_lib.site import SITE_DIR, build_site
+
+    pages = build_site(Path(args.out) if args.out else SITE_DIR)
+    print(f"{len(pages)} pages written. Open {pages[0]} in a browser.")
+    return 0
+
+
 def main(argv=None) -> int:
     from course_lib.models import TEXT_MODELS
 
@@ -118,11 +128,14 @@ def main(argv=None) -> int:
     chat.add_argument("--backend", help="auto (default), local, foundry, github, nim, ollama, openai-compatible")
     chat.add_argument("--model", default="phi-3.5-mini", help="short name (phi-3-mini, phi-3.5-mini, ...) or a backend id")
     chat.add_argument("--stream", action="store_true", help="print the answer as it is generated")
+    site = sub.add_parser("site", help="execute every lesson and build a static HTML course site (default: _site/)")
+    site.add_argument("--out", help="output folder (default: _site/)")
     args = parser.parse_args(argv)
     unknown = [m for m in getattr(args, "models", None) or [] if m not in TEXT_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; text models: {', '.join(TEXT_MODELS)}")
-    handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve, "chat": cmd_chat}
+    handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
+                "chat": cmd_chat, "site": cmd_site}
     return handlers[args.command](args)
 
 

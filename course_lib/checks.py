@@ -177,6 +177,83 @@ def _check_lora_share(answer):
 
 
 
+# ---- 04 phi family ----------------------------------------------------------
+
+@exercise("04-int4-gb", "🐢", "How many GB do Phi-3.5-mini's weights take at int4?", solution="""
+from course_lib.family import memory_gb, parameter_counts, phi35_mini_config
+answer = memory_gb(parameter_counts(phi35_mini_config())["total"], "int4")   # in GB (1e9 bytes)
+""")
+def _check_int4_gb(answer):
+    from course_lib.family import parameter_counts, phi35_mini_config
+
+    params = parameter_counts(phi35_mini_config())["total"]
+    truth = params * 0.5 / 1e9
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False, "give a number of gigabytes, e.g. 2.5: parameters × bytes per parameter ÷ 1e9."
+
+    def near(value):
+        return abs(answer - value) <= 0.03 * value
+
+    if near(truth) or near(params * 0.5 / 2**30):
+        return True, (f"{params:,} parameters × half a byte = {truth:.2f} GB ({params * 0.5 / 2**30:.2f} GiB): "
+                      "small enough for a phone. Real int4 files are a little larger: they also store scales.")
+    if near(params * 0.5):
+        return False, "right amount, wrong unit: that is bytes; give gigabytes (divide by 1e9)."
+    if near(params * 2 / 1e9):
+        return False, "that is fp16 (2 bytes per parameter); int4 stores 4 bits, half a byte, per parameter."
+    if near(params * 4 / 1e9):
+        return False, "that is fp32, or 4 bits counted as 4 bytes: int4 is half a byte per parameter."
+    return False, "multiply the parameter count you counted above by 0.5 byte and divide by 1e9 (or call memory_gb)."
+
+
+@exercise("04-moe-active", "🐕", "Write moe_active(config, total): the parameters one token uses", solution="""
+def moe_active(config, total):
+    per_expert = 3 * config.hidden_size * config.intermediate_size   # gate, up and down projections
+    unused = config.num_local_experts - config.num_experts_per_tok   # experts the router did not pick
+    return total - config.num_hidden_layers * unused * per_expert
+answer = moe_active
+""")
+def _check_moe_active(fn):
+    from transformers import PhimoeConfig
+
+    from course_lib.family import parameter_counts, phi35_moe_config
+
+    if not callable(fn):
+        return False, "pass the function itself: check('04-moe-active', moe_active)"
+    tiny = dict(vocab_size=50, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    cases = {"Phi-3.5-MoE": phi35_moe_config(),
+             "a 2-layer model with 4 experts, top-1": PhimoeConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                                                                   num_local_experts=4, num_experts_per_tok=1, **tiny),
+             "a 3-layer model with 8 experts, top-2": PhimoeConfig(hidden_size=32, intermediate_size=40, num_hidden_layers=3,
+                                                                   num_local_experts=8, num_experts_per_tok=2, **tiny)}
+    for name, cfg in cases.items():
+        counts = parameter_counts(cfg)
+        total, want = counts["total"], counts["active"]
+        got = fn(cfg, total)
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if not isinstance(got, (int, float)):
+            return False, f"return a number of parameters, not a {type(got).__name__}"
+        layers, experts, k = cfg.num_hidden_layers, cfg.num_local_experts, cfg.num_experts_per_tok
+        expert = 3 * cfg.hidden_size * cfg.intermediate_size
+        if round(got) == want:
+            continue
+        if round(got) == total:
+            return False, "a token uses only num_experts_per_tok experts per layer: subtract the others' weights."
+        if round(got) == total - layers * experts * expert:
+            return False, "you removed every expert: the num_experts_per_tok chosen experts are active too."
+        if round(got) == total * k // experts:
+            return False, "only the experts are shared out: attention, embeddings and the router serve every token."
+        if round(got) == total - layers * (experts - k) * 2 * cfg.hidden_size * cfg.intermediate_size:
+            return False, "each expert has three hidden × intermediate matrices: gate, up and down."
+        if round(got) == total - (experts - k) * expert:
+            return False, "every layer has its own experts: multiply by num_hidden_layers."
+        return False, f"for {name} the meta-device count gives {want:,} active parameters, yours gives {round(got):,}."
+    real = parameter_counts(phi35_moe_config())
+    return True, (f"Phi-3.5-MoE uses {real['active']:,} of its {real['total']:,} parameters per token "
+                  f"({real['active'] / real['total']:.0%}): memory pays for the total, compute for the active.")
+
+
 # ---- 05 cloud APIs ----------------------------------------------------------
 
 @exercise("05-nim-model", "🐢", "Which model id does the nim backend use for phi-3.5-mini?", solution="""

@@ -14,6 +14,10 @@ WRONG = {
     "01-count-tokens": [None, 11, 0],
     "03-label-mask": [lambda p, a: p + a, lambda p, a: [-100] * (len(p) + len(a))],
     "03-lora-share": [None, 0.5, 50.0],
+    "04-int4-gb": [None, 7.64, 1.91e9, 15.28, "1.9 GB"],
+    "04-moe-active": [None, lambda c, t: None, lambda c, t: t, lambda c, t: t * c.num_experts_per_tok // c.num_local_experts,
+                      lambda c, t: t - c.num_hidden_layers * (c.num_local_experts - c.num_experts_per_tok) * 2 * c.hidden_size
+                      * c.intermediate_size],
     "05-nim-model": [None, "tiny-phi-3.5-mini", "phi-3.5-mini"],
     "05-next-request": [lambda h, u: None, lambda h, u: [{"role": "user", "content": u}], lambda h, u: h.append(u) or h],
     "06-greedy-kwargs": [None, {"do_sample": True}, {"temperature": 0.0}, {"do_sample": False, "num_beams": 4}],
