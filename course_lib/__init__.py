@@ -14,6 +14,8 @@ backends    which backends exist and whether each is configured / reachable
 serve       the local OpenAI-compatible server (transformers serve) for the course models
 clients     any backend -> real openai / azure-ai-inference clients, model names, retries
 errors      the course's exceptions: what went wrong and what to do
+family      the Phi family's cited facts and real configs (parameters counted on the meta device)
+site        python -m course_lib site: the lessons executed into a static HTML site
 quiz        "Check your understanding" quizzes; checks: auto-checked exercises
 widgets     interactive lesson widgets; plots: the course's figures
 paths       where data, models and lessons live
