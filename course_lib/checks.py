@@ -133,6 +133,61 @@ def _check_count_tokens(answer):
     return False, "encode the sentence with the course tokenizer and count the ids."
 
 
+# ---- 02 SLM vs LLM ------------------------------------------------------------
+
+@exercise("02-llm-gpus", "🐢", "How many 80 GB GPUs does it take just to hold GPT-4's estimated weights at fp16?", solution="""
+import math
+parameters = 1.76e12  # GPT-4: a reported estimate
+gigabytes = parameters * 2 / 1e9  # fp16: 2 bytes per weight
+answer = math.ceil(gigabytes / 80)  # whole GPUs
+""")
+def _check_llm_gpus(answer):
+    import math
+
+    gigabytes = 1.76e12 * 2 / 1e9
+    truth = math.ceil(gigabytes / 80)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False, "give a number of GPUs, e.g. 12"
+    if answer == truth:
+        return True, (f"{gigabytes:,.0f} GB of weights need {truth} GPUs of 80 GB, before the KV cache and activations. "
+                      "Phi-3-mini at int4 (1.9 GB) fits in a phone.")
+    if abs(answer - gigabytes) <= 0.02 * gigabytes:
+        return False, "that is the memory in GB; now divide by 80 GB per GPU."
+    for precision, bytes_per_weight in (("fp32", 4), ("int8", 1), ("int4", 0.5)):
+        if answer == math.ceil(1.76e12 * bytes_per_weight / 1e9 / 80):
+            return False, f"that is the count at {precision} ({bytes_per_weight} bytes per weight); fp16 takes 2 bytes."
+    return False, "memory = parameters × 2 bytes (fp16) ÷ 10**9 = GB; then divide by 80 and round up."
+
+
+@exercise("02-bytes-needed", "🐕", "Write bytes_needed(parameters, bits): the memory the weights take", solution="""
+def bytes_needed(parameters, bits):
+    return parameters * bits / 8
+answer = bytes_needed
+""")
+def _check_bytes_needed(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('02-bytes-needed', bytes_needed)"
+
+    def close(value, target):
+        return abs(value - target) <= 1e-9 * abs(target)
+
+    for parameters, bits in ((3_800_000_000, 4), (3_800_000_000, 16), (7_300_000_000, 32), (1_000, 8), (3, 4)):
+        result = fn(parameters, bits)
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got, want = float(result), parameters * bits / 8
+        if close(got, want):
+            continue
+        if close(got, parameters * bits):
+            return False, "that is the number of bits: divide by 8, the bits in a byte."
+        if close(got, want / 1e9) or close(got, want / 2**30):
+            return False, "return bytes, not gigabytes: leave the unit conversion to the caller."
+        if got == parameters * bits // 8:
+            return False, f"use / rather than //: {parameters} weights at {bits} bits take {want} bytes."
+        return False, f"{parameters:,} weights at {bits} bits take {want:,.1f} bytes; yours says {got:,.1f}."
+    return True, "memory = parameters × bits ÷ 8: 3.8B weights take 15.2 GB at fp32, 7.6 GB at fp16 and 1.9 GB at int4."
+
+
 # ---- 03 how SLMs are made ---------------------------------------------------
 
 @exercise("03-label-mask", "🐕", "Write sft_labels(prompt_ids, answer_ids): mask the prompt with -100", solution="""
