@@ -1,7 +1,8 @@
 """The course site: every lesson executed and rendered, checked in a real headless Chromium.
 
-Needs Debian's `chromium` (CI installs it in .ci/run). Without it the test is skipped on a learner's machine,
-with the install command, and fails in CI.
+It executes every notebook a second time, so it is not part of the default suite: run it with
+`pytest -m site tests/test_site.py` (.ci/run does, after the suite). Needs Debian's `chromium` (CI installs it in
+.ci/run). Without it the test is skipped on a learner's machine, with the install command, and fails in CI.
 """
 
 import base64
@@ -13,6 +14,8 @@ import subprocess
 import pytest
 
 from course_lib.site import build_site, lessons
+
+pytestmark = pytest.mark.site
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
