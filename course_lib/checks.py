@@ -133,6 +133,40 @@ def _check_count_tokens(answer):
     return False, "encode the sentence with the course tokenizer and count the ids."
 
 
+
+@exercise("01-top-p", "🦁", "Write nucleus(probs, top_p): keep the smallest set of tokens whose mass reaches top_p", solution="""
+import torch
+def nucleus(probs, top_p):
+    sorted_probs, order = torch.sort(probs, descending=True)
+    mass_before = sorted_probs.cumsum(0) - sorted_probs     # probability of the tokens ranked above each one
+    sorted_probs[mass_before >= top_p] = 0.0                 # the most likely token always stays
+    kept = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+    return kept / kept.sum()
+answer = nucleus
+""")
+def _check_top_p(fn):
+    from course_lib.generation import filter_probs
+
+    torch.manual_seed(1)
+    for top_p in (0.3, 0.75, 0.95, 1.0):
+        logits = torch.randn(40) * 2
+        probs = torch.softmax(logits, dim=-1)
+        result = fn(probs.clone(), top_p)
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = torch.as_tensor(result, dtype=torch.float)
+        want = filter_probs(logits, temperature=1.0, top_p=top_p)
+        if got.shape != want.shape:
+            return False, f"return one probability per token (shape {tuple(want.shape)}), in the original order"
+        if abs(float(got.sum()) - 1) > 1e-4:
+            return False, "renormalise what you keep so it sums to 1"
+        if int((got > 0).sum()) != int((want > 0).sum()):
+            return False, (f"at top_p={top_p} you keep {int((got > 0).sum())} tokens, the nucleus has {int((want > 0).sum())}: "
+                           "sort by probability, and keep a token while the mass *before* it is below top_p")
+        if not torch.allclose(got, want, atol=1e-5):
+            return False, "the right tokens, but not the right values: put them back in vocabulary order, then renormalise"
+    return True, "top-p adapts to the distribution: few tokens when the model is sure, many when it is not."
+
 # ---- 02 SLM vs LLM ------------------------------------------------------------
 
 @exercise("02-llm-gpus", "🐢", "How many 80 GB GPUs does it take just to hold GPT-4's estimated weights at fp16?", solution="""

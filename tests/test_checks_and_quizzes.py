@@ -12,6 +12,7 @@ WRONG = {
     "00-param-count": [None, 3.8e9, 1000.0],
     "01-temperature": [lambda logits, t: logits, lambda logits, t: __import__("torch").softmax(logits, -1)],
     "01-count-tokens": [None, 11, 0],
+    "01-top-p": [lambda p, t: p, lambda p, t: None, lambda p, t: (p >= p.max()).float()],
     "02-llm-gpus": [None, 3520.0, 43, 88, 11, "44"],
     "02-bytes-needed": [None, lambda p, b: None, lambda p, b: p * b, lambda p, b: p * b / 8 / 1e9, lambda p, b: p * b // 8],
     "03-label-mask": [lambda p, a: p + a, lambda p, a: [-100] * (len(p) + len(a))],
