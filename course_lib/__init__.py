@@ -17,7 +17,8 @@ errors      the course's exceptions: what went wrong and what to do
 family      the Phi family's cited facts and real configs (parameters counted on the meta device)
 site        python -m course_lib site: the lessons executed into a static HTML site
 measure     training and generation speed, measured (lesson 02)
-quiz        "Check your understanding" quizzes; checks: auto-checked exercises
+quiz        "Check your understanding" quizzes
+checks      check() / show_solution(): the exercise checker; exercises: every lesson's exercises
 widgets     interactive lesson widgets; plots: the course's figures
 paths       where data, models and lessons live
 """

@@ -1,0 +1,409 @@
+"""The lessons' exercises, one section per lesson: each a check with hints and a stored solution.
+
+A check takes the learner's answer and returns (passed, message); `course_lib.checks.check` prints the verdict.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from course_lib.checks import exercise, run_solution_cached
+
+# ---- 00 setup ---------------------------------------------------------------
+
+@exercise("00-param-count", "🐢", "How many parameters does tiny-phi-3.5-mini have?", solution="""
+from course_lib.models import describe
+answer = describe("tiny-phi-3.5-mini")["parameters"] / 1e6   # in millions
+""")
+def _check_param_count(answer):
+    from course_lib.models import describe
+
+    truth = describe("tiny-phi-3.5-mini")["parameters"] / 1e6
+    if not isinstance(answer, (int, float)):
+        return False, "give a number: the parameter count in millions, e.g. 12.3"
+    if abs(answer - truth) <= 0.05 * truth:
+        return True, f"it has {truth:.2f} million parameters, about a thousandth of Phi-3.5-mini's 3.8 billion."
+    if abs(answer * 1e6 - truth) <= 0.05 * truth or abs(answer / 1e6 - truth) <= 0.05 * truth:
+        return False, "right number, wrong unit: give it in millions."
+    return False, "read the 'M params' column of the doctor report, or call describe('tiny-phi-3.5-mini')."
+
+
+# ---- 01 what is an SLM ------------------------------------------------------
+
+@exercise("01-temperature", "🐕", "Write apply_temperature(logits, temperature) -> probabilities", solution="""
+import torch
+def apply_temperature(logits, temperature):
+    return torch.softmax(logits / temperature, dim=-1)
+answer = apply_temperature
+""")
+def _check_temperature(fn):
+    torch.manual_seed(0)
+    logits = torch.randn(50) * 3
+    for t in (0.5, 1.0, 2.0):
+        result = fn(logits.clone(), t)
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = torch.as_tensor(result, dtype=torch.float)
+        want = torch.softmax(logits / t, dim=-1)
+        if got.shape != want.shape:
+            return False, f"return one probability per token: expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+        if abs(float(got.sum()) - 1) > 1e-4:
+            return False, f"probabilities must sum to 1 (yours sum to {float(got.sum()):.3f}): apply softmax"
+        if not torch.allclose(got, want, atol=1e-5):
+            return False, f"at temperature {t} the values differ: divide the logits by the temperature before the softmax"
+    return True, "dividing by T < 1 sharpens the distribution, T > 1 flattens it."
+
+
+COUNT_TOKENS_TEXT = "我今天学习小语言模型。"
+
+
+@exercise("01-count-tokens", "🐢", f"How many tokens is '{COUNT_TOKENS_TEXT}' for the course tokenizer?", solution="""
+from transformers import AutoTokenizer
+from course_lib.models import model_dir
+tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
+answer = len(tok("我今天学习小语言模型。", add_special_tokens=False)["input_ids"])
+""")
+def _check_count_tokens(answer):
+    from transformers import AutoTokenizer
+
+    from course_lib.models import model_dir
+
+    tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
+    ids = tok(COUNT_TOKENS_TEXT, add_special_tokens=False)["input_ids"]
+    n_chars = len(COUNT_TOKENS_TEXT)
+    if answer == len(ids):
+        return True, (f"{len(ids)} tokens for {n_chars} characters: most characters are one token each, and any "
+                      "character the tokenizer never saw falls back to several byte tokens.")
+    if answer == n_chars:
+        return False, f"{n_chars} is the number of characters; count the token ids with tok(text)['input_ids']."
+    return False, "encode the sentence with the course tokenizer and count the ids."
+
+
+
+@exercise("01-top-p", "🦁", "Write nucleus(probs, top_p): keep the smallest set of tokens whose mass reaches top_p", solution="""
+import torch
+def nucleus(probs, top_p):
+    sorted_probs, order = torch.sort(probs, descending=True)
+    mass_before = sorted_probs.cumsum(0) - sorted_probs     # probability of the tokens ranked above each one
+    sorted_probs[mass_before >= top_p] = 0.0                 # the most likely token always stays
+    kept = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+    return kept / kept.sum()
+answer = nucleus
+""")
+def _check_top_p(fn):
+    from course_lib.generation import filter_probs
+
+    torch.manual_seed(1)
+    for top_p in (0.3, 0.75, 0.95, 1.0):
+        logits = torch.randn(40) * 2
+        probs = torch.softmax(logits, dim=-1)
+        result = fn(probs.clone(), top_p)
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = torch.as_tensor(result, dtype=torch.float)
+        want = filter_probs(logits, temperature=1.0, top_p=top_p)
+        if got.shape != want.shape:
+            return False, f"return one probability per token (shape {tuple(want.shape)}), in the original order"
+        if abs(float(got.sum()) - 1) > 1e-4:
+            return False, "renormalise what you keep so it sums to 1"
+        if int((got > 0).sum()) != int((want > 0).sum()):
+            return False, (f"at top_p={top_p} you keep {int((got > 0).sum())} tokens, the nucleus has {int((want > 0).sum())}: "
+                           "sort by probability, and keep a token while the mass *before* it is below top_p")
+        if not torch.allclose(got, want, atol=1e-5):
+            return False, "the right tokens, but not the right values: put them back in vocabulary order, then renormalise"
+    return True, "top-p adapts to the distribution: few tokens when the model is sure, many when it is not."
+
+# ---- 02 SLM vs LLM ------------------------------------------------------------
+
+@exercise("02-llm-gpus", "🐢", "How many 80 GB GPUs does it take just to hold GPT-4's estimated weights at fp16?", solution="""
+import math
+parameters = 1.76e12  # GPT-4: a reported estimate
+gigabytes = parameters * 2 / 1e9  # fp16: 2 bytes per weight
+answer = math.ceil(gigabytes / 80)  # whole GPUs
+""")
+def _check_llm_gpus(answer):
+    import math
+
+    gigabytes = 1.76e12 * 2 / 1e9
+    truth = math.ceil(gigabytes / 80)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False, "give a number of GPUs, e.g. 12"
+    if answer == truth:
+        return True, (f"{gigabytes:,.0f} GB of weights need {truth} GPUs of 80 GB, before the KV cache and activations. "
+                      "Phi-3-mini at int4 (1.9 GB) fits in a phone.")
+    if abs(answer - gigabytes) <= 0.02 * gigabytes:
+        return False, "that is the memory in GB; now divide by 80 GB per GPU."
+    for precision, bytes_per_weight in (("fp32", 4), ("int8", 1), ("int4", 0.5)):
+        if answer == math.ceil(1.76e12 * bytes_per_weight / 1e9 / 80):
+            return False, f"that is the count at {precision} ({bytes_per_weight} bytes per weight); fp16 takes 2 bytes."
+    return False, "memory = parameters × 2 bytes (fp16) ÷ 10**9 = GB; then divide by 80 and round up."
+
+
+@exercise("02-bytes-needed", "🐕", "Write bytes_needed(parameters, bits): the memory the weights take", solution="""
+def bytes_needed(parameters, bits):
+    return parameters * bits / 8
+answer = bytes_needed
+""")
+def _check_bytes_needed(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('02-bytes-needed', bytes_needed)"
+
+    def close(value, target):
+        return abs(value - target) <= 1e-9 * abs(target)
+
+    for parameters, bits in ((3_800_000_000, 4), (3_800_000_000, 16), (7_300_000_000, 32), (1_000, 8), (3, 4)):
+        result = fn(parameters, bits)
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got, want = float(result), parameters * bits / 8
+        if close(got, want):
+            continue
+        if close(got, parameters * bits):
+            return False, "that is the number of bits: divide by 8, the bits in a byte."
+        if close(got, want / 1e9) or close(got, want / 2**30):
+            return False, "return bytes, not gigabytes: leave the unit conversion to the caller."
+        if got == parameters * bits // 8:
+            return False, f"use / rather than //: {parameters} weights at {bits} bits take {want} bytes."
+        return False, f"{parameters:,} weights at {bits} bits take {want:,.1f} bytes; yours says {got:,.1f}."
+    return True, "memory = parameters × bits ÷ 8: 3.8B weights take 15.2 GB at fp32, 7.6 GB at fp16 and 1.9 GB at int4."
+
+
+# ---- 03 how SLMs are made ---------------------------------------------------
+
+@exercise("03-label-mask", "🐕", "Write sft_labels(prompt_ids, answer_ids): mask the prompt with -100", solution="""
+def sft_labels(prompt_ids, answer_ids):
+    return [-100] * len(prompt_ids) + list(answer_ids)
+answer = sft_labels
+""")
+def _check_label_mask(fn):
+    cases = [([5, 6, 7], [8, 9]), ([1], [2, 3, 4]), ([4, 4], [])]
+    for prompt, ans in cases:
+        result = fn(list(prompt), list(ans))
+        if result is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = list(result)
+        want = [-100] * len(prompt) + ans
+        if len(got) != len(want):
+            return False, f"labels must be as long as prompt + answer ({len(want)}), got {len(got)}"
+        if got[: len(prompt)] != want[: len(prompt)]:
+            return False, "every prompt position must be -100, the value cross-entropy ignores"
+        if got != want:
+            return False, "the answer positions must keep their token ids: they are what the model learns"
+    return True, "only the assistant's tokens are targets, so the model learns to answer, not to ask."
+
+
+@exercise("03-lora-share", "🐢", "What fraction of tiny-phi-3.5-mini's weights does LoRA (r=8) train?", solution="""
+from peft import LoraConfig, get_peft_model
+from course_lib.models import load
+model, tok = load("tiny-phi-3.5-mini")
+lora = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]))
+trainable, total = lora.get_nb_trainable_parameters()
+answer = trainable / total
+""")
+def _check_lora_share(answer):
+    truth = run_solution_cached("03-lora-share")
+    if not isinstance(answer, float) or not 0 < answer < 1:
+        return False, "give a fraction between 0 and 1: trainable parameters / all parameters"
+    if abs(answer - truth) <= 0.1 * truth:
+        return True, f"LoRA trains {truth:.1%} of the weights; the rest stay frozen."
+    if abs(answer / 100 - truth) <= 0.1 * truth:
+        return False, "that looks like a percentage: give a fraction (divide by 100)."
+    return False, "use model.get_nb_trainable_parameters() on the LoRA-wrapped model: (trainable, total)."
+
+
+
+# ---- 04 phi family ----------------------------------------------------------
+
+@exercise("04-int4-gb", "🐢", "How many GB do Phi-3.5-mini's weights take at int4?", solution="""
+from course_lib.family import memory_gb, parameter_counts, phi35_mini_config
+answer = memory_gb(parameter_counts(phi35_mini_config())["total"], "int4")   # in GB (1e9 bytes)
+""")
+def _check_int4_gb(answer):
+    from course_lib.family import parameter_counts, phi35_mini_config
+
+    params = parameter_counts(phi35_mini_config())["total"]
+    truth = params * 0.5 / 1e9
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False, "give a number of gigabytes, e.g. 2.5: parameters × bytes per parameter ÷ 1e9."
+
+    def near(value):
+        return abs(answer - value) <= 0.03 * value
+
+    if near(truth) or near(params * 0.5 / 2**30):
+        return True, (f"{params:,} parameters × half a byte = {truth:.2f} GB ({params * 0.5 / 2**30:.2f} GiB): "
+                      "small enough for a phone. Real int4 files are a little larger: they also store scales.")
+    if near(params * 0.5):
+        return False, "right amount, wrong unit: that is bytes; give gigabytes (divide by 1e9)."
+    if near(params * 2 / 1e9):
+        return False, "that is fp16 (2 bytes per parameter); int4 stores 4 bits, half a byte, per parameter."
+    if near(params * 4 / 1e9):
+        return False, "that is fp32, or 4 bits counted as 4 bytes: int4 is half a byte per parameter."
+    return False, "multiply the parameter count you counted above by 0.5 byte and divide by 1e9 (or call memory_gb)."
+
+
+@exercise("04-moe-active", "🐕", "Write moe_active(config, total): the parameters one token uses", solution="""
+def moe_active(config, total):
+    per_expert = 3 * config.hidden_size * config.intermediate_size   # gate, up and down projections
+    unused = config.num_local_experts - config.num_experts_per_tok   # experts the router did not pick
+    return total - config.num_hidden_layers * unused * per_expert
+answer = moe_active
+""")
+def _check_moe_active(fn):
+    from transformers import PhimoeConfig
+
+    from course_lib.family import parameter_counts, phi35_moe_config
+
+    if not callable(fn):
+        return False, "pass the function itself: check('04-moe-active', moe_active)"
+    tiny = dict(vocab_size=50, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    cases = {"Phi-3.5-MoE": phi35_moe_config(),
+             "a 2-layer model with 4 experts, top-1": PhimoeConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                                                                   num_local_experts=4, num_experts_per_tok=1, **tiny),
+             "a 3-layer model with 8 experts, top-2": PhimoeConfig(hidden_size=32, intermediate_size=40, num_hidden_layers=3,
+                                                                   num_local_experts=8, num_experts_per_tok=2, **tiny)}
+    for name, cfg in cases.items():
+        counts = parameter_counts(cfg)
+        total, want = counts["total"], counts["active"]
+        got = fn(cfg, total)
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if not isinstance(got, (int, float)):
+            return False, f"return a number of parameters, not a {type(got).__name__}"
+        layers, experts, k = cfg.num_hidden_layers, cfg.num_local_experts, cfg.num_experts_per_tok
+        expert = 3 * cfg.hidden_size * cfg.intermediate_size
+        if round(got) == want:
+            continue
+        if round(got) == total:
+            return False, "a token uses only num_experts_per_tok experts per layer: subtract the others' weights."
+        if round(got) == total - layers * experts * expert:
+            return False, "you removed every expert: the num_experts_per_tok chosen experts are active too."
+        if round(got) == total * k // experts:
+            return False, "only the experts are shared out: attention, embeddings and the router serve every token."
+        if round(got) == total - layers * (experts - k) * 2 * cfg.hidden_size * cfg.intermediate_size:
+            return False, "each expert has three hidden × intermediate matrices: gate, up and down."
+        if round(got) == total - (experts - k) * expert:
+            return False, "every layer has its own experts: multiply by num_hidden_layers."
+        return False, f"for {name} the meta-device count gives {want:,} active parameters, yours gives {round(got):,}."
+    real = parameter_counts(phi35_moe_config())
+    return True, (f"Phi-3.5-MoE uses {real['active']:,} of its {real['total']:,} parameters per token "
+                  f"({real['active'] / real['total']:.0%}): memory pays for the total, compute for the active.")
+
+
+# ---- 05 cloud APIs ----------------------------------------------------------
+
+@exercise("05-nim-model", "🐢", "Which model id does the nim backend use for phi-3.5-mini?", solution="""
+from course_lib.clients import resolve_model
+answer = resolve_model("phi-3.5-mini", "nim")
+""")
+def _check_nim_model(answer):
+    from course_lib.clients import resolve_model
+
+    truth = resolve_model("phi-3.5-mini", "nim")
+    if answer == truth:
+        return True, f"NIM names models by publisher and lower-case id: {truth}."
+    if answer == resolve_model("phi-3.5-mini", "local"):
+        return False, "that is the local course model; ask for the nim backend's id."
+    return False, "call course_lib.clients.resolve_model with the short name and the backend name."
+
+
+@exercise("05-next-request", "🐕", "Write next_request(history, user_text) for a multi-turn chat", solution="""
+def next_request(history, user_text):
+    return history + [{"role": "user", "content": user_text}]
+answer = next_request
+""")
+def _check_next_request(fn):
+    history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+               {"role": "assistant", "content": "Hello!"}]
+    before = [dict(m) for m in history]
+    result = fn(history, "What is an SLM?")
+    if result is None:
+        return False, "your function returned None: did you forget `return`?"
+    if history != before:
+        return False, "you changed `history` in place: build a new list (history + [...])."
+    if list(result[:-1]) != before:
+        return False, "the request must start with the whole history, in order: the API keeps no memory."
+    if result[-1] != {"role": "user", "content": "What is an SLM?"}:
+        return False, "the last message must be {'role': 'user', 'content': user_text}."
+    return True, "the API is stateless, so every call carries the whole conversation."
+
+
+# ---- 06 transformers ----------------------------------------------------------
+
+_loaded: dict[str, tuple] = {}
+
+
+def _tiny_chat_model():
+    """tiny-phi-3.5-mini and its tokenizer, loaded once for the 06 checks."""
+    if "tiny-phi-3.5-mini" not in _loaded:
+        from course_lib.models import load
+
+        _loaded["tiny-phi-3.5-mini"] = load("tiny-phi-3.5-mini")
+    return _loaded["tiny-phi-3.5-mini"]
+
+
+@exercise("06-greedy-kwargs", "🐢", "Which generate() keyword arguments give greedy decoding?", solution="""
+answer = {"do_sample": False, "max_new_tokens": 20}
+""")
+def _check_greedy_kwargs(answer):
+    if not isinstance(answer, dict):
+        return False, "give a dict of keyword arguments, e.g. {'max_new_tokens': 20, ...}"
+    if answer.get("do_sample") is True:
+        return False, "do_sample=True draws tokens at random; greedy decoding always takes the most likely one."
+    if answer.get("do_sample") is not False:
+        if answer.get("temperature") == 0:
+            return False, "temperature=0 is not how Transformers asks for greedy decoding: set do_sample=False."
+        return False, "say do_sample=False explicitly: a checkpoint's generation_config.json may switch sampling on."
+    if (answer.get("num_beams") or 1) > 1:
+        return False, "num_beams > 1 is beam search, which keeps several candidate replies; greedy keeps one."
+    model, tok = _tiny_chat_model()
+    inputs = tok.apply_chat_template([{"role": "user", "content": "What is a small language model?"}],
+                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    replies = []
+    for seed, kwargs in ((0, answer), (1, answer), (0, {"do_sample": False})):
+        torch.manual_seed(seed)
+        replies.append(model.generate(**inputs, **{**kwargs, "max_new_tokens": 12}).tolist())
+    if replies[0] != replies[2] or replies[1] != replies[2]:
+        return False, "with these settings the reply differs from plain greedy decoding: keep do_sample=False and drop the rest."
+    ignored = [k for k in ("temperature", "top_k", "top_p") if k in answer]
+    note = f" ({', '.join(ignored)} only matter when sampling: Transformers ignores them here, and warns.)" if ignored else ""
+    return True, ("do_sample=False takes the most likely token at every step, so the same prompt gives the same reply, "
+                  "whatever the seed." + note)
+
+
+PHI3_PROMPT_CASES = [
+    [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "What is an SLM?"}],
+    [{"role": "user", "content": "Tell me a story about a fox."}],
+    [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
+     {"role": "user", "content": "What is Phi-3.5-mini?"}],
+]
+
+
+@exercise("06-phi3-prompt", "🐕", "Write phi3_prompt(messages): the Phi-3 chat prompt, by hand", solution="""
+def phi3_prompt(messages):
+    text = ""
+    for message in messages:
+        text += f"<|{message['role']}|>\\n{message['content']}<|end|>\\n"
+    return text + "<|assistant|>\\n"
+answer = phi3_prompt
+""")
+def _check_phi3_prompt(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('06-phi3-prompt', phi3_prompt)"
+    _, tok = _tiny_chat_model()
+    for messages in PHI3_PROMPT_CASES:
+        want = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        got = fn([dict(m) for m in messages])
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if not isinstance(got, str):
+            return False, f"return one string (the prompt), not a {type(got).__name__}"
+        if got == want:
+            continue
+        if got + "<|assistant|>\n" == want:
+            return False, "end with the generation prompt '<|assistant|>\\n': it tells the model that it is its turn."
+        if "<|end|>" not in got:
+            return False, "close every turn with '<|end|>' and a newline."
+        if got.replace("\n", "") == want.replace("\n", ""):
+            return False, "the newlines matter: one after each role tag ('<|user|>\\n') and one after each '<|end|>'."
+        return False, f"for {len(messages)} message(s) the template gives {want!r}, yours gives {got!r}"
+    return True, "that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token."
