@@ -131,9 +131,7 @@ class LocalChat:
 
     @property
     def note(self) -> str:
-        if self.parameters > 1e9:
-            return f"real Phi, {self.parameters / 1e9:.1f}B params"
-        return f"tiny course model, {self.parameters / 1e6:.1f}M params"
+        return model_note(self.model)
 
     def ask(self, prompt, **kwargs) -> Reply:
         return Reply(chat(self.model, self.tok, prompt, **kwargs), self.name, "transformers in-process", self.note)

@@ -4,21 +4,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei",
-             "PingFang SC", "Arial Unicode MS"]
-
-
-def use_cjk_font() -> str | None:
-    """Pick an installed font that has Chinese glyphs, if there is one; returns its name."""
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in installed:
-            plt.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
-            return name
-    return None
-
 
 def smooth(values: list[float], window: int = 20) -> list[float]:
     out, total = [], 0.0

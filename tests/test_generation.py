@@ -32,3 +32,16 @@ def test_top_next_tokens_are_sorted(tiny_model, tok):
     top = top_next_tokens(tiny_model, tok, "Once upon a time", k=5)
     probs = [p for _, p in top]
     assert probs == sorted(probs, reverse=True) and len(top) == 5
+
+
+def test_model_note_says_how_big_the_model_is(tiny_model):
+    from course_lib.generation import model_note
+
+    assert model_note(tiny_model).startswith("tiny course model, 0.")
+
+
+def test_count_reused_tokens_counts_ids_seen_before():
+    from course_lib.generation import count_reused_tokens
+
+    assert count_reused_tokens([1, 2], [2, 3, 3, 4]) == 2  # 2 is in the prompt; the second 3 repeats the reply
+    assert count_reused_tokens([], []) == 0
