@@ -42,7 +42,7 @@ def answer_questions(model, tok, questions: list[QA], batch_size: int = 32, max_
         chunk = questions[start:start + batch_size]
         replies = chat_batch(model, tok, [q.question for q in chunk], max_new_tokens=max_new_tokens)
         rows += [{"question": q.question, "reply": r, "keys": q.keys, "lang": q.lang, "fact": q.fact,
-                  "correct": q.is_correct(r)} for q, r in zip(chunk, replies, strict=False)]
+                  "correct": q.is_correct(r)} for q, r in zip(chunk, replies, strict=True)]
     return rows
 
 

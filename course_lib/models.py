@@ -8,6 +8,7 @@ can serve it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def describe(name: str) -> dict:
     params = 0
     with safe_open(path / "model.safetensors", "pt") as f:
         for key in f.keys():
-            params += _prod(f.get_slice(key).get_shape())
+            params += math.prod(f.get_slice(key).get_shape())
     return {
         "name": name,
         "mirrors": COURSE_MODELS[name].mirrors,
@@ -104,13 +105,6 @@ def describe(name: str) -> dict:
         "vocab_size": config.get("vocab_size"),
         "megabytes_on_disk": round(folder_bytes(name) / 1e6, 2),
     }
-
-
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 # The real models the course models mirror, by the short names lessons use.
