@@ -1,4 +1,4 @@
-"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site"""
+"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site | bench"""
 
 from __future__ import annotations
 
@@ -110,6 +110,25 @@ def cmd_site(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from pathlib import Path
+
+    from course_lib.bench import RUNTIMES, table
+    from course_lib.bench import run as run_bench
+
+    runtimes = [r.strip() for r in args.runtimes.split(",")] if args.runtimes else RUNTIMES
+    unknown = [r for r in runtimes if r not in RUNTIMES]
+    if unknown:
+        print(f"Unknown runtime {', '.join(unknown)}. Choose from: {', '.join(RUNTIMES)}.", file=sys.stderr)
+        return 2
+    result = run_bench(args.model, runtimes, new_tokens=args.new_tokens, repeats=args.repeats)
+    print(table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        print(f"\nWrote {args.json} (key 'ratios' holds ort_int4_vs_transformers_decode).")
+    return 0 if all("error" not in row for row in result["rows"]) else 1
+
+
 def main(argv=None) -> int:
     from course_lib.models import TEXT_MODELS
 
@@ -130,12 +149,18 @@ def main(argv=None) -> int:
     chat.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     site = sub.add_parser("site", help="execute every lesson and build a static HTML course site (default: _site/)")
     site.add_argument("--out", help="output folder (default: _site/)")
+    bench = sub.add_parser("bench", help="speed, memory and quality of every local runtime, side by side; the roofline")
+    bench.add_argument("--json", help="also write the results to this file")
+    bench.add_argument("--model", default="tiny-phi-3.5-mini", help="a course text model (default: tiny-phi-3.5-mini)")
+    bench.add_argument("--new-tokens", type=int, default=64, help="tokens generated per timed run (default: 64)")
+    bench.add_argument("--repeats", type=int, default=3, help="timed runs per runtime; the median is reported")
+    bench.add_argument("--runtimes", help="comma-separated subset, e.g. 'transformers fp32,onnxruntime-genai int4'")
     args = parser.parse_args(argv)
     unknown = [m for m in getattr(args, "models", None) or [] if m not in TEXT_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; text models: {', '.join(TEXT_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
-                "chat": cmd_chat, "site": cmd_site}
+                "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench}
     return handlers[args.command](args)
 
 

@@ -31,7 +31,7 @@ from course_lib.errors import (
     ServiceRetiredError,
     redact,
 )
-from course_lib.generation import Reply, as_messages
+from course_lib.messages import Reply, as_messages
 
 AUTO_ORDER = ("foundry", "nim", "ollama", "openai-compatible")  # github is retired: never picked automatically
 MAX_RETRIES = 2  # bounded retries on 429

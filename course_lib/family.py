@@ -16,7 +16,7 @@ import textwrap
 from course_lib.paths import DATA_DIR
 
 FAMILY_FILE = DATA_DIR / "phi_family.json"
-BYTES_PER_PARAMETER = {"fp32": 4, "fp16": 2, "int4": 0.5}
+BYTES_PER_PARAMETER = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
 CONFIG_SOURCE = "config.json of microsoft/{} on the Hugging Face Hub"
 
 

@@ -9,18 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from course_lib.messages import Reply, as_messages  # noqa: F401  (re-exported: lessons import them from here)
 from course_lib.tokenizer import stop_token_ids
-
-
-def as_messages(prompt_or_messages, system: str | None = None) -> list[dict]:
-    """Accept a plain string or a list of chat messages."""
-    if isinstance(prompt_or_messages, str):
-        messages = [{"role": "user", "content": prompt_or_messages}]
-    else:
-        messages = list(prompt_or_messages)
-    if system:
-        messages.insert(0, {"role": "system", "content": system})
-    return messages
 
 
 def sampling_kwargs(temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0) -> dict:
@@ -88,25 +78,6 @@ def top_next_tokens(model, tok, text: str, k: int = 10, temperature: float = 1.0
     values, ids = torch.topk(probs, k)
     # tokens that the setting rules out (probability 0) are left off the list
     return [(tok.decode([int(i)]), float(v)) for v, i in zip(values, ids, strict=True) if v > 0]
-
-
-class Reply(str):
-    """A model's answer that remembers who wrote it: shows as '[model · backend] text' in a notebook."""
-
-    def __new__(cls, text: str, model: str, backend: str, note: str = ""):
-        obj = super().__new__(cls, text)
-        obj.model, obj.backend, obj.note = model, backend, note
-        return obj
-
-    @property
-    def label(self) -> str:
-        return f"[{self.model} · {self.backend}{' · ' + self.note if self.note else ''}]"
-
-    def __repr__(self) -> str:
-        return f"{self.label}\n{str(self)}"
-
-    def _repr_pretty_(self, printer, cycle):
-        printer.text(repr(self))
 
 
 class LocalChat:

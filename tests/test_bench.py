@@ -1,0 +1,62 @@
+"""The benchmark and the roofline: measured in real worker processes, on the course model, with small settings."""
+
+import json
+
+import pytest
+
+from course_lib.__main__ import main
+from course_lib.bench import BASELINE, agreement, peak_rss_bytes, rate
+from course_lib.roofline import bytes_per_token, decode_ceiling, parameters_read_per_token, read_bandwidth
+
+
+def test_agreement_counts_identical_replies_and_matching_positions():
+    assert agreement([[1, 2, 3], [4, 5]], [[1, 2, 3], [4, 6, 7]]) == {"identical_replies": 0.5,
+                                                                    "token_agreement": 4 / 6}
+
+
+def test_roofline_arithmetic():
+    assert bytes_per_token(3.8e9, "int4") == 1.9e9
+    assert decode_ceiling(100e9, 3.8e9, "fp16") == pytest.approx(100e9 / 7.6e9)
+
+
+def test_parameters_read_per_token_skip_the_embedding_unless_tied():
+    from transformers import Phi3Config
+
+    from course_lib.family import meta_model
+
+    shape = dict(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                 num_key_value_heads=2, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    cfg, tied = Phi3Config(**shape, tie_word_embeddings=False), Phi3Config(**shape, tie_word_embeddings=True)
+
+    total = sum(p.numel() for p in meta_model(cfg).parameters())
+    assert parameters_read_per_token(cfg) == total - 100 * 16
+    assert parameters_read_per_token(tied) == sum(p.numel() for p in meta_model(tied).parameters())
+
+
+def test_bandwidth_is_a_plausible_number():
+    assert 0.5e9 < read_bandwidth(64, repeats=2) < 2e12
+
+
+def test_peak_rss_and_rate_formatting():
+    assert 10e6 < peak_rss_bytes() < 20e9
+    assert rate(9901.4) == "9,901" and rate(32.34) == "32.3" and rate(0.01706) == "0.0171"
+
+
+def test_bench_cli_writes_the_ratio_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--json", str(out), "--new-tokens", "8", "--repeats", "1",
+                 "--runtimes", f"{BASELINE},onnxruntime-genai int4"])
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert code == 0 and "ort_int4_vs_transformers_decode" in printed
+    assert result["ratios"]["ort_int4_vs_transformers_decode"] > 1
+    assert [r["runtime"] for r in result["rows"]] == [BASELINE, "onnxruntime-genai int4"]
+    for row in result["rows"]:
+        assert row["decode_tok_s"] > 0 and row["ttft_ms"] > 0 and row["peak_rss_bytes"] > 0
+        assert 1 < row["perplexity"] < 10 and row["token_agreement"] > 0.5
+    assert result["bandwidth_bytes_per_s"] > 0 and len(result["roofline"]) == 12
+
+
+def test_bench_cli_rejects_an_unknown_runtime(capsys):
+    assert main(["bench", "--runtimes", "llama.cpp q4"]) == 2
+    assert "Choose from" in capsys.readouterr().err
