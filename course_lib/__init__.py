@@ -7,6 +7,7 @@ tokenizer   the shared byte-level BPE tokenizer with Phi-3 chat tokens and templ
 train       pretraining and supervised fine-tuning loop
 build       rebuilds the shipped course models (python -m course_lib build-models)
 models      registry of course models: folder, load, describe
+messages    chat messages and labelled replies (torch-free, shared by every backend)
 generation  chat with a model in-process; next-token distributions
 evaluate    held-out perplexity and question accuracy (python -m course_lib eval)
 doctor      versions, device, models, backends (python -m course_lib doctor)
@@ -15,6 +16,10 @@ serve       the local OpenAI-compatible server (transformers serve) for the cour
 clients     any backend -> real openai / azure-ai-inference clients, model names, retries
 errors      the course's exceptions: what went wrong and what to do
 family      the Phi family's cited facts and real configs (parameters counted on the meta device)
+onnx_runtime  ONNX Runtime GenAI: export with the model builder, the generation loop (lesson 09)
+ollama      find a running Ollama server and its models
+roofline    memory bandwidth and the decode ceiling; bench: python -m course_lib bench (lesson 10)
+chatbot     the streaming ipywidgets chatbot; speech: offline text-to-speech with espeak-ng (lesson 11)
 site        python -m course_lib site: the lessons executed into a static HTML site
 measure     training and generation speed, measured (lesson 02)
 quiz        "Check your understanding" quizzes

@@ -3,7 +3,8 @@
 For each runtime (transformers fp32 / bf16 / dynamic int8, ONNX Runtime GenAI fp32 / int4) a fresh Python process
 loads the same course model and measures, on the same prompts:
 
-* time to first token and prefill tokens/s (prompt tokens / time to first token, on a long prompt);
+* time to first token (what a user waits, setup included), the setup part of it, and prefill tokens/s (prompt
+  tokens / time of the pass over the prompt, on a long prompt);
 * decode tokens/s: exactly `new_tokens` greedy tokens, the end token may not stop them, median of `repeats`;
 * model bytes and the process's peak RSS (a fresh process per runtime, so one runtime's memory is not another's);
 * quality: held-out perplexity, accuracy on held-out questions, and agreement with transformers fp32's greedy replies.
@@ -73,6 +74,7 @@ class TransformersRuntime:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
     def timed_generation(self, ids: list[int], new_tokens: int) -> dict:
+        """generate() with a clock as streamer: its first put() comes when the prompt is about to be read."""
         clock = _Clock()
         x = self.torch.tensor([ids])
         with self.torch.no_grad():
@@ -80,7 +82,8 @@ class TransformersRuntime:
             out = self.net.generate(input_ids=x, attention_mask=self.torch.ones_like(x), max_new_tokens=new_tokens,
                                     min_new_tokens=new_tokens, do_sample=False, streamer=clock,
                                     pad_token_id=self.tok.pad_token_id)
-        return {"ttft_s": clock.times[1] - start, "decode_s": clock.times[-1] - clock.times[1],
+        return {"setup_s": clock.times[0] - start, "prefill_s": clock.times[1] - clock.times[0],
+                "ttft_s": clock.times[1] - start, "decode_s": clock.times[-1] - clock.times[1],
                 "ids": out[0, len(ids):].tolist()}
 
     def negative_log_likelihood(self, ids: list[int]) -> float:
@@ -161,8 +164,9 @@ def measure(name: str, task: dict) -> dict:
     runs = [rt.timed_generation(short, task["new_tokens"]) for _ in range(task["repeats"])]
     n = task["new_tokens"]
     row["ttft_ms"] = statistics.median(r["ttft_s"] for r in runs) * 1000
+    row["setup_ms"] = statistics.median(r["setup_s"] for r in runs) * 1000
     row["decode_tok_s"] = statistics.median((n - 1) / r["decode_s"] for r in runs)
-    row["prefill_tok_s"] = statistics.median(len(long) / rt.timed_generation(long, 2)["ttft_s"]
+    row["prefill_tok_s"] = statistics.median(len(long) / rt.timed_generation(long, 2)["prefill_s"]
                                              for _ in range(task["repeats"]))
     row["prompt_tokens"] = {"short": len(short), "long": len(long)}
     nll = sum(rt.negative_log_likelihood(rt.encode(text)) for text in task["stories"])
@@ -303,14 +307,15 @@ def rate(tokens_per_s: float) -> str:
 
 def table(result: dict) -> str:
     """The benchmark as a text table, then the ratios and the roofline."""
-    lines = [f"{'runtime':24} {'TTFT ms':>8} {'prefill tok/s':>14} {'decode tok/s':>13} {'model MB':>9} "
+    lines = [f"{'runtime':24} {'TTFT ms':>8} {'setup ms':>9} {'prefill tok/s':>14} {'decode tok/s':>13} {'model MB':>9} "
              f"{'peak RSS MB':>12} {'ppl':>6} {'acc':>5} {'same as fp32':>13}"]
     for r in result["rows"]:
         if "error" in r:
             lines.append(f"{r['runtime']:24} failed: {r['error']}")
             continue
         same = f"{r['identical_replies']:.0%}" if "identical_replies" in r else "-"
-        lines.append(f"{r['runtime']:24} {r['ttft_ms']:8.1f} {r['prefill_tok_s']:14,.0f} {r['decode_tok_s']:13,.0f} "
+        lines.append(f"{r['runtime']:24} {r['ttft_ms']:8.1f} {r['setup_ms']:9.1f} {r['prefill_tok_s']:14,.0f} "
+                     f"{r['decode_tok_s']:13,.0f} "
                      f"{r['model_bytes'] / 1e6:9.1f} {r['peak_rss_bytes'] / 1e6:12,.0f} {r['perplexity']:6.3f} "
                      f"{r['accuracy']:5.0%} {same:>13}")
     lines.append("")

@@ -407,3 +407,188 @@ def _check_phi3_prompt(fn):
             return False, "the newlines matter: one after each role tag ('<|user|>\\n') and one after each '<|end|>'."
         return False, f"for {len(messages)} message(s) the template gives {want!r}, yours gives {got!r}"
     return True, "that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token."
+
+
+# ---- 09 local runtimes ------------------------------------------------------
+
+def _exports():
+    from course_lib.onnx_runtime import export
+
+    return {precision: export("tiny-phi-3.5-mini", precision) for precision in ("fp32", "int4")}
+
+
+@exercise("09-int4-ratio", "🐢", "How many times smaller is the int4 export than the fp32 one?", solution="""
+from course_lib.onnx_runtime import export, folder_bytes
+answer = folder_bytes(export("tiny-phi-3.5-mini", "fp32")) / folder_bytes(export("tiny-phi-3.5-mini", "int4"))
+""")
+def _check_int4_ratio(answer):
+    from course_lib.onnx_runtime import folder_bytes
+
+    folders = _exports()
+    truth = folder_bytes(folders["fp32"]) / folder_bytes(folders["int4"])
+    if not isinstance(answer, (int, float)):
+        return False, "give a number: fp32 bytes divided by int4 bytes, e.g. 2.5"
+    if abs(answer - truth) <= 0.05 * truth:
+        return True, (f"{truth:.1f}x, not 8x: the fp32 embedding table is a large share of so small a model. "
+                      "For Phi-3-mini int4 comes close to 8x.")
+    if answer and abs(1 / answer - truth) <= 0.05 * truth:
+        return False, "upside down: divide the fp32 bytes by the int4 bytes."
+    if answer == 8:
+        return False, "8x is the theory for the matrices; measure the folders with folder_bytes()."
+    return False, "use course_lib.onnx_runtime.folder_bytes on both export folders and divide."
+
+
+@exercise("09-greedy-loop", "🐕", "Write greedy_ids(model, tokenizer, prompt_ids, max_new_tokens) with the generator API",
+          solution="""
+import onnxruntime_genai as og
+def greedy_ids(model, tokenizer, prompt_ids, max_new_tokens):
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(prompt_ids) + max_new_tokens, do_sample=False)
+    generator = og.Generator(model, params)
+    generator.append_tokens(prompt_ids)
+    ids = []
+    while not generator.is_done():
+        generator.generate_next_token()
+        ids.append(int(generator.get_next_tokens()[0]))
+    return ids
+answer = greedy_ids
+""")
+def _check_greedy_loop(fn):
+    from course_lib.onnx_runtime import OrtChat
+
+    if not callable(fn):
+        return False, "pass the function itself: check('09-greedy-loop', greedy_ids)"
+    bot = OrtChat(_exports()["int4"])
+    for question, limit in (("What is an SLM?", 48), ("Tell me a story about a fox.", 12)):
+        prompt_ids = bot.tokenizer.encode(bot.prompt(question))
+        want = bot.generate_ids(list(prompt_ids), max_new_tokens=limit)
+        got = fn(bot.model, bot.tokenizer, prompt_ids, limit)
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = [int(t) for t in got]
+        if got == want:
+            continue
+        if len(got) > len(want) and got[:len(want)] == want:
+            return False, "too many tokens: max_length counts the prompt too, and the loop ends when is_done() says so."
+        if got[:len(prompt_ids)] == list(prompt_ids):
+            return False, "return only the new tokens, not the prompt."
+        if len(got) < len(want) and want[:len(got)] == got:
+            return False, (f"too few tokens ({len(got)} of {len(want)}): set max_length to the prompt length plus "
+                           "max_new_tokens, and loop while not generator.is_done().")
+        return False, "different tokens: use do_sample=False (greedy) and append the prompt with append_tokens."
+    return True, "that is the whole loop. OrtChat.stream is the same loop with a TokenizerStream."
+
+
+# ---- 10 performance ---------------------------------------------------------
+
+@exercise("10-ceiling", "🐢", "Write ceiling(bandwidth, parameters, bits) -> the decode roofline in tokens/s", solution="""
+def ceiling(bandwidth, parameters, bits):
+    return bandwidth / (parameters * bits / 8)
+answer = ceiling
+""")
+def _check_ceiling(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('10-ceiling', ceiling)"
+    for bandwidth, parameters, bits in ((100e9, 3.8e9, 16), (50e9, 3.8e9, 4), (20e9, 6.6e9, 8)):
+        got = fn(bandwidth, parameters, bits)
+        want = bandwidth / (parameters * bits / 8)
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if abs(got - want) <= 1e-6 * want:
+            continue
+        if abs(got - bandwidth / (parameters * bits)) <= 1e-6 * want:
+            return False, "bits are not bytes: a weight of `bits` bits takes bits / 8 bytes."
+        if abs(got * want - 1) <= 1e-6:
+            return False, "upside down: tokens/s is bandwidth divided by the bytes read per token."
+        return False, f"for {bandwidth / 1e9:g} GB/s, {parameters / 1e9:g}B parameters at {bits} bits expect {want:.1f} tokens/s"
+    return True, "Phi-3-mini at int4 on 50 GB/s: at most about 26 tokens/s, whatever the runtime."
+
+
+@exercise("10-decode-rate", "🐕", "Write decode_rate(times) -> decode tokens/s from token arrival times", solution="""
+def decode_rate(times):
+    return (len(times) - 1) / (times[-1] - times[0])
+answer = decode_rate
+""")
+def _check_decode_rate(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('10-decode-rate', decode_rate)"
+    cases = ([0.50, 0.52, 0.54, 0.56, 0.58], [1.0, 1.1, 1.3, 1.4], [0.2, 0.25])
+    for times in cases:
+        got = fn(list(times))
+        want = (len(times) - 1) / (times[-1] - times[0])
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if abs(got - want) <= 1e-6 * want:
+            continue
+        if abs(got - len(times) / (times[-1] - times[0])) <= 1e-6 * want:
+            return False, "n arrival times span n - 1 intervals: the first token's time belongs to the prefill."
+        if abs(got - len(times) / times[-1]) <= 1e-6 * want or abs(got - (len(times) - 1) / times[-1]) <= 1e-6 * want:
+            return False, "measure from the first token, not from zero: the time before it is the time to first token."
+        return False, f"for arrival times {times} expect {want:.2f} tokens/s"
+    return True, "decode speed leaves out the prefill, which lesson 10 reports as the time to first token."
+
+
+# ---- 11 build an app ----------------------------------------------------------
+
+def _trim_history_reference(messages, fits):
+    system = messages[:1] if messages and messages[0]["role"] == "system" else []
+    turns, question = messages[len(system):-1], messages[-1:]
+    while turns and not fits(system + turns + question):
+        turns = turns[2:]
+    return system + turns + question
+
+
+def _conversation(system: bool, n_turns: int) -> list[dict]:
+    messages = [{"role": "system", "content": "Answer in one short sentence."}] if system else []
+    for i in range(1, n_turns + 1):
+        messages += [{"role": "user", "content": f"question {i} " + "word " * i},
+                     {"role": "assistant", "content": f"answer {i} " + "word " * 2 * i}]
+    return messages + [{"role": "user", "content": "the new question"}]
+
+
+def _words_at_most(budget: int):
+    return lambda messages: sum(len(m["content"].split()) for m in messages) <= budget
+
+
+TRIM_CASES = [(_conversation(True, 4), _words_at_most(1000)),  # fits already: nothing to drop
+              (_conversation(True, 4), _words_at_most(40)),  # drop some turns
+              (_conversation(False, 4), _words_at_most(25)),  # no system message
+              (_conversation(True, 3), _words_at_most(3)),  # nothing fits: keep the system message and the question
+              ([{"role": "user", "content": "word " * 30}, {"role": "assistant", "content": "ok"},  # a long first question
+                *_conversation(False, 2)], _words_at_most(21))]
+
+
+@exercise("11-trim-history", "🐕", "Write trim_history(messages, fits): forget the oldest turns until the chat fits",
+          solution="""
+def trim_history(messages, fits):
+    system = messages[:1] if messages and messages[0]["role"] == "system" else []
+    turns, question = messages[len(system):-1], messages[-1:]
+    while turns and not fits(system + turns + question):
+        turns = turns[2:]  # a whole turn: the user's message and the answer to it
+    return system + turns + question
+answer = trim_history
+""")
+def _check_trim_history(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('11-trim-history', trim_history)"
+    for messages, fits in TRIM_CASES:
+        before = [dict(m) for m in messages]
+        got, want = fn(messages, fits), _trim_history_reference(before, fits)
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = list(got)
+        if messages != before:
+            return False, "you changed `messages` in place: build a new list, the app still shows the whole chat."
+        if got == want:
+            continue
+        if not got or got[-1] != before[-1]:
+            return False, "keep the new question as the last message: it is what the model must answer."
+        if before[0]["role"] == "system" and got[0] != before[0]:
+            return False, "keep the system message first: it says how every answer should look."
+        start = 1 if got[0]["role"] == "system" else 0
+        if len(got) > start + 1 and got[start]["role"] != "user":
+            return False, "drop whole turns, a user message together with its answer: here an answer lost its question."
+        if len(got) > len(want):
+            return False, "that is still too long for fits(): drop more of the oldest turns."
+        return False, "you dropped more than needed: keep the most recent turns, as many as fits() allows."
+    return True, "the chatbot forgets the oldest turns first, whole turns at a time, and never the system prompt."

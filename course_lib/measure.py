@@ -41,16 +41,17 @@ def training_speed(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "
 
 @torch.no_grad()
 def generation_speed(model, tok, prompt: str = "Once upon a time, there was a", new_tokens: int = 32,
-                     repeats: int = 3) -> dict:
+                     repeats: int = 3, use_cache: bool = True) -> dict:
     """Greedy-generate exactly `new_tokens` tokens `repeats` times (after one warm-up); report the median speed.
 
     Returns {"parameters", "tokens_per_second" (median), "runs" (each repetition's tokens/s)}. The end-of-text
     token is not allowed to stop generation early, so an untrained model does the same work as a trained one.
+    `use_cache=False` recomputes every earlier token at each step: what the KV cache saves.
     """
     model.eval()
     inputs = tok(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
     settings = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False,
-                "pad_token_id": tok.pad_token_id}
+                "pad_token_id": tok.pad_token_id, "use_cache": use_cache}
     model.generate(**inputs, **{**settings, "max_new_tokens": 2, "min_new_tokens": 2})  # warm-up, not timed
     runs = []
     for _ in range(repeats):

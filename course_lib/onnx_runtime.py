@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from course_lib.errors import CourseError
+from course_lib.errors import CourseError, PromptTooLongError
 from course_lib.messages import Reply, as_messages
 from course_lib.paths import REPO_ROOT
 
@@ -27,13 +27,36 @@ EXPORT_DIR = REPO_ROOT / "build" / "onnx"  # git-ignored: exports are rebuilt fr
 PRECISIONS = ("fp32", "int4")
 
 
+# Microsoft's own ONNX exports of the real models: the CPU int4 folder of each repository.
+REAL_ONNX = {
+    "phi-3.5-mini": ("microsoft/Phi-3.5-mini-instruct-onnx", "cpu_and_mobile/cpu-int4-awq-block-128-acc-level-4"),
+    "phi-3-mini": ("microsoft/Phi-3-mini-4k-instruct-onnx", "cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4"),
+}
+
+
+def cached_real_onnx(alias: str = "phi-3.5-mini", cache_dir: str | None = None) -> Path | None:
+    """The folder of Microsoft's CPU int4 ONNX export of a real Phi model, if it is in the Hugging Face cache.
+
+    Only the cache is looked at; to get it once: hf download REPO --include "FOLDER/*" (about 2.7 GB).
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    repo, folder = REAL_ONNX[alias]
+    config = try_to_load_from_cache(repo, f"{folder}/genai_config.json", cache_dir=cache_dir)
+    if not isinstance(config, str):
+        return None
+    path = Path(config).parent
+    return path if any(path.glob("*.onnx")) else None
+
+
 def genai():
     """The onnxruntime_genai module, or a clear error saying how to install it."""
     try:
         import onnxruntime_genai
     except ImportError:
-        raise CourseError("onnxruntime-genai is not installed. Run: pip install -r requirements.txt "
-                          "(it lists onnxruntime-genai and onnx-ir, which its model builder needs).") from None
+        raise CourseError("onnxruntime-genai is not installed. Run: pip install -r requirements.txt (it lists "
+                          "onnxruntime-genai and onnx-ir, which its model builder needs). It has wheels for Windows, "
+                          "Linux and Apple-silicon Macs, Python 3.11+, but none for Intel Macs.") from None
     return onnxruntime_genai
 
 
@@ -115,12 +138,14 @@ class OrtChat:
         messages = as_messages(prompt_or_messages, system)
         return self.tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True)
 
-    def generator(self, input_ids, max_new_tokens: int, temperature: float = 0.0, exact: bool = False):
-        """A Generator with the prompt appended. `exact` forces exactly max_new_tokens (for timing)."""
+    def generator(self, input_ids, max_new_tokens: int, temperature: float = 0.0, exact: bool = False,
+                  prefill: bool = True):
+        """A Generator sized for the prompt plus `max_new_tokens`, with the prompt appended unless `prefill` is False.
+        `exact` forces exactly max_new_tokens (for timing)."""
         og = genai()
         total = len(input_ids) + max_new_tokens
         if total > self.context:
-            raise CourseError(f"The prompt is {len(input_ids)} tokens; with {max_new_tokens} new tokens that is past "
+            raise PromptTooLongError(f"The prompt is {len(input_ids)} tokens; with {max_new_tokens} new tokens that is past "
                               f"this model's {self.context}-token context. Shorten the prompt or ask for fewer tokens.")
         params = og.GeneratorParams(self.model)
         search = {"max_length": total, "do_sample": temperature > 0}
@@ -130,7 +155,8 @@ class OrtChat:
             search["min_length"] = total  # the end token cannot stop it early
         params.set_search_options(**search)
         gen = og.Generator(self.model, params)
-        gen.append_tokens(input_ids)  # the prefill: the whole prompt in one pass
+        if prefill:
+            gen.append_tokens(input_ids)  # the prefill: the whole prompt in one pass
         return gen
 
     def generate_ids(self, input_ids, max_new_tokens: int = 128, temperature: float = 0.0) -> list[int]:
@@ -161,9 +187,13 @@ class OrtChat:
         return gen.get_output("logits")[0]
 
     def timed_generation(self, input_ids, new_tokens: int) -> dict:
-        """Greedy-generate exactly `new_tokens`; time the first token (prefill included) and the rest."""
+        """Greedy-generate exactly `new_tokens`, timing each phase: creating the generator (it allocates the KV
+        cache), the prefill (`append_tokens`), the first token, and the rest."""
         start = time.perf_counter()
-        gen = self.generator(input_ids, new_tokens, exact=True)
+        gen = self.generator(input_ids, new_tokens, exact=True, prefill=False)
+        setup = time.perf_counter()
+        gen.append_tokens(input_ids)
+        prefilled = time.perf_counter()
         gen.generate_next_token()
         ids = [int(gen.get_next_tokens()[0])]
         first = time.perf_counter()
@@ -171,4 +201,5 @@ class OrtChat:
             gen.generate_next_token()
             ids.append(int(gen.get_next_tokens()[0]))
         end = time.perf_counter()
-        return {"ttft_s": first - start, "decode_s": end - first, "ids": ids}
+        return {"setup_s": setup - start, "prefill_s": prefilled - setup, "ttft_s": first - start,
+                "decode_s": end - first, "ids": ids}

@@ -24,8 +24,13 @@ WRONG = {
     "05-nim-model": [None, "tiny-phi-3.5-mini", "phi-3.5-mini"],
     "05-next-request": [lambda h, u: None, lambda h, u: [{"role": "user", "content": u}], lambda h, u: h.append(u) or h],
     "06-greedy-kwargs": [None, {"do_sample": True}, {"temperature": 0.0}, {"do_sample": False, "num_beams": 4}],
+    "09-int4-ratio": [None, 8, 0.3, 15.8],
+    "09-greedy-loop": [None, lambda m, t, ids, n: None, lambda m, t, ids, n: list(ids), lambda m, t, ids, n: [0] * n],
+    "10-ceiling": [None, lambda bw, p, b: None, lambda bw, p, b: bw / (p * b), lambda bw, p, b: p * b / 8 / bw],
+    "10-decode-rate": [None, lambda t: None, lambda t: len(t) / (t[-1] - t[0]), lambda t: len(t) / t[-1]],
     "06-phi3-prompt": [None, lambda msgs: "".join(m["content"] for m in msgs),
                        lambda msgs: "".join(f"<|{m['role']}|>\n{m['content']}<|end|>\n" for m in msgs)],
+    "11-trim-history": [None, lambda m, f: m, lambda m, f: m[-1:], lambda m, f: [x for x in m if x["role"] != "assistant"]],
 }
 
 

@@ -52,8 +52,7 @@ def test_tokenizer_fix_keeps_the_byte_level_step_and_is_idempotent(fp32):
 
 
 def test_fp32_export_gives_the_same_greedy_tokens_as_transformers(fp32):
-    model, tok = load(MODEL)
-    model.float()
+    model, tok = load(MODEL)  # fp32
     questions = [q.question for q in build_corpus().qa_heldout[::40]]
     for question in questions:
         prompt = tok.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
@@ -89,3 +88,19 @@ def test_clear_errors(tmp_path, int4):
         OrtChat(tmp_path)
     with pytest.raises(CourseError, match="context"):
         int4.ask("Tell me about Phi. " * 200)
+
+
+def test_real_onnx_export_is_found_in_the_hub_cache_and_runs(tmp_path, int4):
+    import shutil
+
+    from course_lib.onnx_runtime import REAL_ONNX, cached_real_onnx
+
+    assert cached_real_onnx("phi-3.5-mini", cache_dir=str(tmp_path)) is None
+    repo, folder = REAL_ONNX["phi-3.5-mini"]
+    snapshot = tmp_path / ("models--" + repo.replace("/", "--")) / "snapshots" / ("0" * 40)
+    (tmp_path / ("models--" + repo.replace("/", "--")) / "refs").mkdir(parents=True)
+    (tmp_path / ("models--" + repo.replace("/", "--")) / "refs" / "main").write_text("0" * 40)
+    shutil.copytree(int4.folder, snapshot / folder)  # the course export, laid out as Microsoft's repository
+    found = cached_real_onnx("phi-3.5-mini", cache_dir=str(tmp_path))
+    assert found == snapshot / folder
+    assert len(OrtChat(found).ask("What is an SLM?", max_new_tokens=10)) > 0
