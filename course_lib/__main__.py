@@ -105,7 +105,7 @@ def cmd_site(args) -> int:
 
     from course_lib.site import SITE_DIR, build_site
 
-    pages = build_site(Path(args.out) if args.out else SITE_DIR)
+    pages = build_site(Path(args.out) if args.out else SITE_DIR, reuse=not args.fresh)
     print(f"{len(pages)} pages written. Open {pages[0]} in a browser.")
     return 0
 
@@ -149,6 +149,8 @@ def main(argv=None) -> int:
     chat.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     site = sub.add_parser("site", help="execute every lesson and build a static HTML course site (default: _site/)")
     site.add_argument("--out", help="output folder (default: _site/)")
+    site.add_argument("--fresh", action="store_true",
+                      help="execute every lesson now, even those the last test run executed with the same code")
     bench = sub.add_parser("bench", help="speed, memory and quality of every local runtime, side by side; the roofline")
     bench.add_argument("--json", help="also write the results to this file")
     bench.add_argument("--model", default="tiny-phi-3.5-mini", help="a course text model (default: tiny-phi-3.5-mini)")

@@ -4,10 +4,15 @@ Each notebook is executed with nbclient (so every figure and number on the
 page comes from that run), exported with nbconvert's lab template, and linked
 from a home page that carries the syllabus. The site goes to ``_site/``
 (git-ignored): executed copies are build artefacts, never commits.
+
+The test suite already executes every lesson (nbmake); tests/conftest.py keeps each successful execution in
+``build/executed/``, stamped with a fingerprint of the notebook and of course_lib. The site reuses a kept
+execution whose fingerprint still matches, so CI does not run every lesson twice; anything else is executed here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -16,6 +21,7 @@ from pathlib import Path
 from course_lib.paths import LESSONS_DIR, REPO_ROOT
 
 SITE_DIR = REPO_ROOT / "_site"
+EXECUTED_DIR = REPO_ROOT / "build" / "executed"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 PAGE_STYLE = """
@@ -44,6 +50,36 @@ def static_outputs(nb) -> None:
             data = output.get("data", {})
             if WIDGET_MIME in data and len(data) > 1:
                 del data[WIDGET_MIME]
+
+
+def fingerprint(path: Path) -> str:
+    """What an execution depends on that can change under it: the notebook and the course_lib code."""
+    digest = hashlib.sha256(Path(path).read_bytes())
+    for module in sorted((REPO_ROOT / "course_lib").glob("*.py")):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def keep_execution(path: Path, nb) -> Path:
+    """Store an executed notebook for the site, stamped with the fingerprint of what produced it."""
+    import nbformat
+
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    nb.metadata["course_site"] = {"fingerprint": fingerprint(path)}
+    out = EXECUTED_DIR / Path(path).name
+    nbformat.write(nb, out)
+    return out
+
+
+def kept_execution(path: Path):
+    """The kept execution of a lesson if it still matches the notebook and course_lib, else None."""
+    import nbformat
+
+    kept = EXECUTED_DIR / Path(path).name
+    if not kept.exists():
+        return None
+    nb = nbformat.read(kept, as_version=4)
+    return nb if nb.metadata.get("course_site", {}).get("fingerprint") == fingerprint(path) else None
 
 
 def execute(path: Path, timeout: int = 600):
@@ -77,8 +113,9 @@ def index_page(rows: list[tuple[str, str, list[str]]]) -> str:
             "<p class='note'>Run it yourself: see README.md in the repository.</p></body></html>")
 
 
-def build_site(out_dir: Path = SITE_DIR, timeout: int = 600) -> list[Path]:
-    """Execute every lesson, write one page per lesson and the home page; returns the pages written."""
+def build_site(out_dir: Path = SITE_DIR, timeout: int = 600, reuse: bool = True) -> list[Path]:
+    """Execute every lesson (or reuse a matching kept execution), write one page per lesson and the home page;
+    returns the pages written."""
     from tqdm.auto import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,8 +123,8 @@ def build_site(out_dir: Path = SITE_DIR, timeout: int = 600) -> list[Path]:
     before = os.environ.get("TQDM_DISABLE")
     os.environ["TQDM_DISABLE"] = "1"  # for the lesson kernels: a progress bar is a live widget, noise on a page
     try:
-        for path in tqdm(lessons(), desc="executing lessons"):
-            nb = execute(path, timeout)
+        for path in tqdm(lessons(), desc="lessons"):
+            nb = (kept_execution(path) if reuse else None) or execute(path, timeout)
             title, objectives = title_and_objectives(nb)
             page = out_dir / f"{path.stem}.html"
             page.write_text(export_page(nb, title), encoding="utf-8")

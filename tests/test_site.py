@@ -1,7 +1,8 @@
 """The course site: every lesson executed and rendered, checked in a real headless Chromium.
 
-It executes every notebook a second time, so it is not part of the default suite: run it with
-`pytest -m site tests/test_site.py` (.ci/run does, after the suite). Needs Debian's `chromium` (CI installs it in
+It is not part of the default suite: run it with `pytest -m site tests/test_site.py` (.ci/run does, after the
+suite). It reuses the lessons the suite just executed (kept by tests/conftest.py in build/executed/ while the
+notebook and course_lib are unchanged) and executes any other lesson itself. Needs Debian's `chromium` (CI installs it in
 .ci/run). Without it the test is skipped on a learner's machine, with the install command, and fails in CI.
 """
 
