@@ -137,6 +137,9 @@ def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
     """Refuse what cannot work before sending it: no messages, or a prompt beyond a course model's context."""
     if not messages or not any(str(m.get("content") or "").strip() for m in messages):
         raise EmptyMessagesError("There is nothing to send: give at least one message with some text.")
+    from course_lib.images import check_request_images, image_parts
+
+    check_request_images(messages, model, local=conn.backend == "local")
     if conn.backend == "local":
         from course_lib.serve import local_server
 
@@ -147,7 +150,7 @@ def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
     if conn.backend in ("local", "openai-compatible"):
         from course_lib.models import COURSE_MODELS, is_built, model_dir
 
-        if model in COURSE_MODELS and is_built(model):
+        if model in COURSE_MODELS and is_built(model) and not image_parts(messages):  # images: counted above
             import json
 
             from transformers import AutoTokenizer

@@ -1,0 +1,315 @@
+"""tiny-phi-3.5-vision: the Phi-3-vision design in miniature, trained on the synthetic images of vision_data.
+
+Phi-3-vision = a CLIP ViT-L/14-336 image encoder + a projector + Phi-3-mini. Each 336×336 crop becomes 144
+image tokens that sit in the prompt where the image was. The course model is the same design, built from the
+transformers classes (``LlavaForConditionalGeneration``): a small CLIP-style ViT reads a 64×64 picture in 8×8
+patches (64 image tokens), a two-layer projector maps them into the decoder's space, and the decoder is
+tiny-phi-3.5-mini, with the course tokenizer and chat format. It loads with ``AutoProcessor`` and
+``AutoModelForImageTextToText``, and ``transformers serve`` serves it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import torch
+
+from course_lib.images import check_image_count, open_image
+from course_lib.train import IGNORE, TrainConfig, lr_at, pad_batch
+
+NAME = "tiny-phi-3.5-vision"
+IMAGE_SIZE, PATCH_SIZE = 64, 8  # an 8×8 grid of patches: 64 image tokens per image
+IMAGE_TOKEN = "<image>"
+TRAIN = TrainConfig(steps=2500, batch_size=32, lr=1e-3, warmup_steps=100, seed=0)
+# Harder skills get more practice: colours are learned in a few hundred steps, reading digits takes thousands.
+TASK_WEIGHTS = {"color": 1, "shape": 1.5, "count": 2, "chart": 1.5, "reading": 3, "two_images": 1}
+DECODER_LR_SCALE = 0.3  # the decoder already speaks; the encoder and projector start from scratch
+
+# Content parts become the prompt: every image first, as one <image> placeholder each (the processor expands it to
+# 64 tokens), then the text, as Phi-3-vision puts <|image_1|> before the question. The order of the parts in a
+# request does not matter.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['content'] is string -%}{%- set content = message['content'] -%}"
+    "{%- else -%}{%- set ns = namespace(images=[], texts=[]) -%}"
+    "{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'image' -%}{%- set ns.images = ns.images + ['<image>'] -%}"
+    "{%- elif part['type'] == 'text' -%}{%- set ns.texts = ns.texts + [part['text']] -%}{%- endif -%}"
+    "{%- endfor -%}{%- set content = (ns.images + ns.texts) | join('\\n') -%}{%- endif -%}"
+    "{{ '<|' + message['role'] + '|>\\n' + content + '<|end|>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|assistant|>\\n' }}{%- endif -%}"
+)
+
+
+# ---- the model ------------------------------------------------------------------------------------------
+
+def vision_config(text_config, image_token_id: int):
+    from transformers import CLIPVisionConfig, LlavaConfig
+
+    encoder = CLIPVisionConfig(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
+                               image_size=IMAGE_SIZE, patch_size=PATCH_SIZE, projection_dim=128)
+    return LlavaConfig(vision_config=encoder, text_config=text_config, image_token_index=image_token_id,
+                       vision_feature_select_strategy="default",  # drop the CLS token: one token per patch
+                       vision_feature_layer=-1, image_seq_length=(IMAGE_SIZE // PATCH_SIZE) ** 2,
+                       projector_hidden_act="gelu")
+
+
+def make_processor(tok):
+    from transformers import LlavaProcessor
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    images = CLIPImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, do_center_crop=False,
+                                   do_convert_rgb=True)  # any size in, squashed to 64×64, CLIP's normalisation
+    tok.chat_template = CHAT_TEMPLATE
+    return LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=PATCH_SIZE, image_token=IMAGE_TOKEN,
+                          vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                          chat_template=CHAT_TEMPLATE)
+
+
+def new_model(seed: int = 0):
+    """The untrained vision model: a fresh encoder and projector, and the trained tiny-phi-3.5-mini as decoder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlavaForConditionalGeneration
+
+    from course_lib.models import model_dir
+
+    tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
+    for loader_setting in ("is_local", "local_files_only"):  # how it was loaded, not part of it: not saved
+        tok.init_kwargs.pop(loader_setting, None)
+    decoder = AutoModelForCausalLM.from_pretrained(model_dir("tiny-phi-3.5-mini"), dtype=torch.float32)
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(vision_config(decoder.config, tok.convert_tokens_to_ids(IMAGE_TOKEN)))
+    model.model.language_model.load_state_dict(decoder.model.state_dict())
+    model.lm_head.load_state_dict(decoder.lm_head.state_dict())
+    return model, make_processor(tok)
+
+
+def messages_for(n_images: int, question: str, answer: str | None = None) -> list[dict]:
+    content = [{"type": "image"}] * n_images + [{"type": "text", "text": question}]
+    messages = [{"role": "user", "content": content}]
+    if answer is not None:
+        messages.append({"role": "assistant", "content": answer})
+    return messages
+
+
+def training_batch(processor, examples) -> dict:
+    """Prompts with their images; only the answer tokens are learned."""
+    tok, rows, images = processor.tokenizer, [], []
+    for ex in examples:
+        prompt = processor.apply_chat_template(messages_for(len(ex.images), ex.question), add_generation_prompt=True)
+        prompt_ids = processor(text=prompt, images=ex.images, return_tensors=None)["input_ids"][0]
+        answer_ids = tok(ex.reply + "<|end|>", add_special_tokens=False)["input_ids"]
+        rows.append((list(prompt_ids) + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids))
+        images += ex.images
+    batch = pad_batch(rows, tok.pad_token_id)
+    batch["pixel_values"] = processor.image_processor(images, return_tensors="pt")["pixel_values"]
+    return batch
+
+
+# ---- stage 1: the encoder learns to see, on its own -------------------------------------------------------
+# Phi-3-vision's encoder is CLIP, trained on its own on image-caption pairs before it was ever connected to a
+# language model. Ours is trained on its own too, on the pictures' labels: attention pooling reads one slot per
+# label from the patch tokens (the tokens the language model will later read), and a linear head classifies it.
+
+SLOTS = {"color": 6, "shape": 3, "count": 5, "chart": 4, "digit 1": 11, "digit 2": 11, "digit 3": 11}
+
+
+class EncoderProbe(torch.nn.Module):
+    """Labels read from the patch tokens: one learned query per slot, then one linear classifier per slot."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.queries = torch.nn.Parameter(torch.randn(len(SLOTS), width) * 0.02)
+        self.heads = torch.nn.ModuleList(torch.nn.Linear(width, n) for n in SLOTS.values())
+
+    def forward(self, patches: torch.Tensor) -> list[torch.Tensor]:
+        weights = torch.softmax(self.queries @ patches.transpose(1, 2) / patches.shape[-1] ** 0.5, dim=-1)
+        pooled = weights @ patches  # [batch, slots, width]
+        return [head(pooled[:, i]) for i, head in enumerate(self.heads)]
+
+
+def encoder_labels(example) -> dict[str, int]:
+    """The slots a single-image example labels: its task's answer; a number fills the three digit slots."""
+    from course_lib.vision_data import COLORS, SHAPES
+
+    if example.task == "color":
+        return {"color": list(COLORS).index(example.answer)}
+    if example.task == "shape":
+        return {"shape": SHAPES.index(example.answer)}
+    if example.task == "count":
+        return {"count": int(example.answer) - 1}
+    if example.task == "chart":
+        return {"chart": "ABCD".index(example.answer)}
+    digits = [int(d) for d in example.answer] + [10] * (3 - len(example.answer))  # 10: no digit there
+    return {f"digit {i + 1}": d for i, d in enumerate(digits)}
+
+
+def pretrain_encoder(model, processor, cfg: TrainConfig, progress: bool = True) -> tuple[list[float], EncoderProbe]:
+    """Stage 1: train the vision tower alone to tell colours, shapes, counts, the tallest bar and digits apart.
+    Returns the losses and the probe (the slot classifiers), which `probe_accuracy` can score."""
+    from tqdm.auto import tqdm
+
+    from course_lib.vision_data import make_example
+
+    rng = random.Random(cfg.seed + 1)
+    encoder = model.model.vision_tower
+    probe = EncoderProbe(encoder.config.hidden_size)
+    params = list(encoder.parameters()) + list(probe.parameters())
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    tasks, weights = ["color", "shape", "count", "chart", "reading"], [1, 1, 2, 1, 4]
+    names, losses = list(SLOTS), []
+    encoder.train()
+    for step in tqdm(range(cfg.steps), desc=f"{NAME}: encoder", mininterval=1.0, disable=not progress):
+        examples = [make_example(rng, t) for t in rng.choices(tasks, weights=weights, k=cfg.batch_size)]
+        pixels = processor.image_processor([ex.images[0] for ex in examples], return_tensors="pt")["pixel_values"]
+        patches = encoder(pixel_values=pixels).last_hidden_state[:, 1:]  # what the projector will read
+        logits = probe(patches)
+        loss = 0.0
+        for slot, out in zip(names, logits, strict=True):
+            rows = [i for i, ex in enumerate(examples) if slot in encoder_labels(ex)]
+            if rows:
+                target = torch.tensor([encoder_labels(examples[i])[slot] for i in rows])
+                loss = loss + torch.nn.functional.cross_entropy(out[rows], target)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    encoder.eval()
+    return losses, probe
+
+
+@torch.no_grad()
+def probe_accuracy(model, processor, probe: EncoderProbe, n: int = 200, seed: int = 4321) -> dict[str, float]:
+    """Per slot, how often the encoder's patch tokens give the right label on fresh pictures."""
+    from course_lib.vision_data import make_example
+
+    rng = random.Random(seed)
+    examples = [make_example(rng, t) for t in ("color", "shape", "count", "chart", "reading") for _ in range(n // 5)]
+    pixels = processor.image_processor([ex.images[0] for ex in examples], return_tensors="pt")["pixel_values"]
+    logits = probe(model.model.vision_tower(pixel_values=pixels).last_hidden_state[:, 1:])
+    right, seen = dict.fromkeys(SLOTS, 0), dict.fromkeys(SLOTS, 0)
+    for i, ex in enumerate(examples):
+        for slot, label in encoder_labels(ex).items():
+            seen[slot] += 1
+            right[slot] += int(logits[list(SLOTS).index(slot)][i].argmax()) == label
+    return {slot: right[slot] / seen[slot] for slot in SLOTS if seen[slot]}
+
+
+def answer_loss(model, batch) -> torch.Tensor:
+    """Cross-entropy on the answer tokens only. The output head runs only where a label is learned: over a
+    2,503-token vocabulary, logits for every image and prompt position would be a large share of the step."""
+    hidden = model.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                         pixel_values=batch["pixel_values"]).last_hidden_state
+    labels = batch["labels"][:, 1:]
+    keep = labels != IGNORE
+    logits = model.lm_head(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), labels[keep])
+
+
+def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = True, callback=None) -> list[float]:
+    """Train on fresh synthetic examples every step (the generator never runs out).
+
+    A batch holds either single-image tasks, mixed, or only two-image examples: mixing both would pad every
+    single-image prompt to the length of a two-image one.
+    """
+    from tqdm.auto import tqdm
+
+    from course_lib.vision_data import TASKS, make_example
+
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    single = [t for t in TASKS if t != "two_images"]
+    decoder = {id(p) for p in model.model.language_model.parameters()} | {id(p) for p in model.lm_head.parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in decoder], "scale": 1.0},
+              {"params": [p for p in model.parameters() if id(p) in decoder], "scale": DECODER_LR_SCALE}]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    model.train()
+    losses = []
+    bar = tqdm(range(cfg.steps), desc=f"{NAME}: train", mininterval=1.0, disable=not progress)
+    for step in bar:
+        if rng.random() < TASK_WEIGHTS["two_images"] / sum(TASK_WEIGHTS.values()):
+            tasks = ["two_images"] * cfg.batch_size
+        else:
+            tasks = rng.choices(single, weights=[TASK_WEIGHTS[t] for t in single], k=cfg.batch_size)
+        batch = training_batch(processor, [make_example(rng, task) for task in tasks])
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg) * group["scale"]
+        loss = answer_loss(model, batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
+        if callback and (step + 1) % 500 == 0:  # e.g. a held-out check while it trains
+            model.eval()
+            callback(step + 1, model)
+            model.train()
+    model.eval()
+    return losses
+
+
+# ---- asking it ----------------------------------------------------------------------------------------------
+
+def load():
+    """The shipped vision model and its processor, with the plain Auto classes."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from course_lib.models import model_dir
+
+    folder = model_dir(NAME)
+    return (AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32).eval(),
+            AutoProcessor.from_pretrained(folder))
+
+
+@torch.no_grad()
+def ask(model, processor, images, question: str, max_new_tokens: int = 16) -> str:
+    """Greedy answer to a question about one or more images (PIL images, bytes, or paths)."""
+    from course_lib.tokenizer import stop_token_ids
+
+    images = [open_image(i) for i in (images if isinstance(images, (list, tuple)) else [images])]
+    check_image_count(len(images), model.config)
+    prompt = processor.apply_chat_template(messages_for(len(images), question), add_generation_prompt=True)
+    inputs = processor(text=prompt, images=images, return_tensors="pt")
+    out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                         eos_token_id=stop_token_ids(processor.tokenizer), pad_token_id=processor.tokenizer.pad_token_id)
+    return processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def evaluate(model, processor, n_per_task: int = 50, seed: int = 12345) -> dict[str, float]:
+    """Accuracy per task on freshly generated images (a seed training never used)."""
+    from course_lib.vision_data import TASKS, is_correct, make_examples
+
+    right = dict.fromkeys(TASKS, 0)
+    for ex in make_examples(n_per_task, seed):
+        right[ex.task] += is_correct(ex, ask(model, processor, ex.images, ex.question))
+    return {task: right[task] / n_per_task for task in TASKS}
+
+
+def build(out_dir=None, cfg: TrainConfig = TRAIN) -> dict:
+    """Train tiny-phi-3.5-vision and save it as an ordinary HF folder; returns timing, losses and accuracies."""
+    from course_lib.build import default_generation_config
+    from course_lib.models import MODELS_DIR
+
+    start = time.perf_counter()
+    model, processor = new_model(cfg.seed)
+    losses = train_vision(model, processor, cfg)
+    seconds = round(time.perf_counter() - start, 1)
+    folder = (out_dir or MODELS_DIR) / NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    model.generation_config = default_generation_config(processor.tokenizer)
+    model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
+    model.to(torch.float32)
+    processor.save_pretrained(folder)
+    accuracy = evaluate(model, processor, n_per_task=100)
+    card = {"name": NAME, "mirrors": "Phi-3.5-vision", "train": vars(cfg), "decoder_lr_scale": DECODER_LR_SCALE,
+            "train_seconds": seconds, "torch_threads": torch.get_num_threads(),
+            "final_loss": round(sum(losses[-20:]) / 20, 4), "heldout_accuracy": accuracy}
+    (folder / "build.json").write_text(json.dumps(card, indent=2) + "\n")
+    return {"seconds": seconds, "losses": losses, "accuracy": accuracy}

@@ -1,0 +1,137 @@
+"""tiny-phi-3.5-vision: the synthetic tasks, the processor and template, the training loss, and the shipped model
+in-process and through the real local server (image_url with openai, ImageContentItem with azure-ai-inference)."""
+
+import random
+
+import pytest
+import torch
+
+from course_lib.images import data_url
+from course_lib.models import is_built
+from course_lib.vision import (
+    IMAGE_TOKEN,
+    answer_loss,
+    make_processor,
+    messages_for,
+    training_batch,
+    vision_config,
+)
+from course_lib.vision_data import QUESTIONS, TASKS, is_correct, make_example, make_examples
+
+NAME = "tiny-phi-3.5-vision"
+shipped = pytest.mark.skipif(not is_built(NAME), reason="tiny-phi-3.5-vision is not built")
+
+
+@pytest.fixture(scope="module")
+def processor():
+    from transformers import AutoTokenizer
+
+    from course_lib.models import model_dir
+
+    return make_processor(AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini")))
+
+
+@pytest.fixture()
+def tiny_llava(processor):
+    """The course's vision design at toy size, random weights."""
+    from transformers import LlavaForConditionalGeneration, Phi3Config
+
+    tok = processor.tokenizer
+    text = Phi3Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                      pad_token_id=tok.pad_token_id, bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    config = vision_config(text, tok.convert_tokens_to_ids(IMAGE_TOKEN))
+    config.vision_config.update(dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2))
+    torch.manual_seed(0)
+    return LlavaForConditionalGeneration(config).eval()
+
+
+def test_every_task_draws_a_picture_with_its_exact_question_and_a_reply_holding_the_answer():
+    rng = random.Random(0)
+    for task in TASKS:
+        for _ in range(20):
+            ex = make_example(rng, task)
+            assert ex.question == QUESTIONS[task] and len(ex.images) == (2 if task == "two_images" else 1)
+            assert is_correct(ex, ex.reply), (task, ex.reply)
+            assert all(16 <= side <= 128 for image in ex.images for side in image.size)
+
+
+def test_examples_are_reproducible_and_vary():
+    a, b = make_examples(5, seed=3), make_examples(5, seed=3)
+    assert [x.answer for x in a] == [x.answer for x in b]
+    assert [x.images[0].tobytes() for x in a] == [x.images[0].tobytes() for x in b]
+    assert len({x.images[0].size for x in a}) > 3
+
+
+def test_is_correct_wants_the_answer_as_a_word():
+    ex = make_example(random.Random(1), "reading")
+    ex.answer = "47"
+    assert is_correct(ex, "The number is 47.") and not is_correct(ex, "The number is 147.")
+
+
+def test_template_puts_every_image_first_and_the_processor_expands_each(processor):
+    prompt = processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "text", "text": "Q?"}, {"type": "image"}, {"type": "image"}]}],
+        add_generation_prompt=True)
+    assert prompt == "<|user|>\n<image>\n<image>\nQ?<|end|>\n<|assistant|>\n"
+    ex = make_example(random.Random(2), "two_images")
+    ids = processor(text=prompt, images=ex.images)["input_ids"][0]
+    assert list(ids).count(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)) == 2 * 64
+
+
+def test_training_batch_learns_only_the_answer(processor):
+    examples = [make_example(random.Random(4), task) for task in ("color", "reading")]
+    batch = training_batch(processor, examples)
+    assert batch["pixel_values"].shape == (2, 3, 64, 64)
+    for row, ex in enumerate(examples):
+        learned = batch["labels"][row][batch["labels"][row] != -100]
+        assert processor.tokenizer.decode(learned) == ex.reply + "<|end|>"
+
+
+def test_answer_loss_equals_the_models_own_loss(tiny_llava, processor):
+    batch = training_batch(processor, make_examples(2, seed=5, tasks=("color", "count")))
+    with torch.no_grad():
+        assert answer_loss(tiny_llava, batch).item() == pytest.approx(tiny_llava(**batch).loss.item(), rel=1e-4)
+
+
+@shipped
+def test_shipped_model_loads_with_the_auto_classes_and_sees():
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from course_lib.models import model_dir
+    from course_lib.vision import ask, evaluate
+
+    model = AutoModelForImageTextToText.from_pretrained(model_dir(NAME))
+    processor = AutoProcessor.from_pretrained(model_dir(NAME))
+    assert type(model).__name__ == "LlavaForConditionalGeneration"
+    accuracy = evaluate(model.float().eval(), processor, n_per_task=10, seed=777)
+    assert accuracy["color"] >= 0.8 and sum(accuracy.values()) / len(accuracy) >= 0.6, accuracy
+    ex = make_example(random.Random(8), "color")
+    assert isinstance(ask(model, processor, ex.images, ex.question), str)
+
+
+@shipped
+def test_the_local_server_answers_image_url_and_image_content_item():
+    from azure.ai.inference.models import ImageContentItem, ImageUrl, TextContentItem, UserMessage
+
+    from course_lib import clients
+
+    examples = make_examples(4, seed=31, tasks=("color",))
+    right = 0
+    for ex in examples:
+        content = [{"type": "image_url", "image_url": {"url": data_url(ex.images[0])}},
+                   {"type": "text", "text": ex.question}]
+        reply = clients.chat([{"role": "user", "content": content}], backend="local", model="phi-3.5-vision", max_tokens=12)
+        right += is_correct(ex, reply)
+    assert right >= 3 and reply.model == NAME
+    conn = clients.connect("local")
+    with clients.azure_client(conn) as azure:
+        response = azure.complete(model=NAME, max_tokens=12, temperature=0, messages=[UserMessage(content=[
+            TextContentItem(text=examples[0].question), ImageContentItem(image_url=ImageUrl(url=data_url(examples[0].images[0])))])])
+    assert is_correct(examples[0], response.choices[0].message.content)
+
+
+def test_messages_for_builds_image_parts_then_text():
+    assert messages_for(2, "Q?", "A.") == [
+        {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Q?"}]},
+        {"role": "assistant", "content": "A."}]
