@@ -101,3 +101,11 @@ def test_request_checks_find_image_parts_and_refuse_images_for_a_text_model():
                                                                                    + base64.b64encode(b"nope").decode()}}]}]
     with pytest.raises(ImageError, match="not an image"):
         check_request_images(broken, "Phi-3.5-vision-instruct", local=False)
+
+
+def test_images_for_a_vision_model_that_is_not_built_leave_the_answer_to_the_server_check(monkeypatch):
+    import course_lib.models
+
+    monkeypatch.setattr(course_lib.models, "is_built", lambda name: False)
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(Image.new("RGB", (8, 8)))}}]}]
+    check_request_images(messages, "tiny-phi-3.5-vision", local=True)  # no error here, no crash either
