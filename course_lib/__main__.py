@@ -16,15 +16,18 @@ def cmd_doctor(args) -> int:
 def cmd_build_models(args) -> int:
     from course_lib.build import build_models
     from course_lib.models import TEXT_MODELS
-    from course_lib.paths import IMAGES_DIR
+    from course_lib.paths import IMAGES_DIR, REPO_ROOT
     from course_lib.plots import plot_losses
 
-    report = build_models(args.models or TEXT_MODELS)
+    names = args.models or TEXT_MODELS
+    report = build_models(names)
     curves = {}
     for name, info in report["models"].items():
         print(f"{name}: trained in {info['seconds']:.0f} s")
         curves.update({f"{name}: {stage}": losses for stage, losses in info["losses"].items()})
-    figure = IMAGES_DIR / "course_model_training.png"
+    # the README's figure shows every text model; a partial rebuild draws its curves in build/ instead
+    figure = (IMAGES_DIR if set(names) == set(TEXT_MODELS) else REPO_ROOT / "build") / "course_model_training.png"
+    figure.parent.mkdir(exist_ok=True)
     plot_losses(curves, title="Course models: training loss (python -m course_lib build-models)").savefig(figure, dpi=110)
     print(f"loss curves: {figure}")
     print(f"total: {report['total_seconds']:.0f} s. Check them with: python -m course_lib eval")

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Phi3Config
 
 from course_lib.corpus import Corpus, build_corpus
-from course_lib.models import COURSE_MODELS, TEXT_MODELS
+from course_lib.models import COURSE_MODELS, DENSE_MODELS, MOE_MODELS, TEXT_MODELS, is_built, model_dir
+from course_lib.moe import moe_model_config
 from course_lib.paths import MODELS_DIR
 from course_lib.tokenizer import stop_token_ids, train_tokenizer
 from course_lib.train import TrainConfig, chat_example, pack_blocks, qa_messages, train
@@ -65,17 +66,28 @@ def finetune_examples(tok, corpus: Corpus, extra_chats: list[dict], seed: int = 
     return [chat_example(tok, m) for m in chats]
 
 
+def model_config(name: str, tok):
+    """The architecture of a course text model: Phi-3 for the dense ones, Phi-3.5-MoE for tiny-phi-3.5-moe."""
+    return moe_model_config(tok) if name in MOE_MODELS else text_model_config(tok)
+
+
 def build_text_model(name: str, corpus: Corpus, tok, pretrain: TrainConfig = PRETRAIN,
-                     finetune: TrainConfig = FINETUNE, config: Phi3Config | None = None):
-    """Pretrain then fine-tune one Phi-3 course model on its languages. Returns the model and both loss curves."""
+                     finetune: TrainConfig = FINETUNE, config=None):
+    """Pretrain then fine-tune one course text model on its languages. Returns the model and both loss curves.
+
+    The model is of the class its config names (a `Phi3Config` makes a Phi3ForCausalLM, a `PhimoeConfig` a
+    PhimoeForCausalLM); dense and MoE models get the same data, batches and schedule, so they compare fairly.
+    """
     corpus = corpus.only(COURSE_MODELS[name].languages)
     torch.manual_seed(pretrain.seed)
-    model = Phi3ForCausalLM(config or text_model_config(tok))
+    model = AutoModelForCausalLM.from_config(config or model_config(name, tok))
     n_params = sum(p.numel() for p in model.parameters())
     blocks = pack_blocks(tok, [d["text"] for d in corpus.documents], pretrain.block_size)
     pre_losses = train(model, blocks, pretrain, desc=f"{name}: pretrain")
     examples = finetune_examples(tok, corpus, identity_chats(name, n_params))
     sft_losses = train(model, examples, finetune, pad_id=tok.pad_token_id, desc=f"{name}: fine-tune")
+    if getattr(model.config, "output_router_logits", False):
+        model.config.output_router_logits = False  # the balancing loss is for training: inference need not compute it
     return model, {"pretrain": pre_losses, "finetune": sft_losses}
 
 
@@ -115,13 +127,19 @@ def build_models(names=TEXT_MODELS, out_dir: Path = MODELS_DIR, seed: int = SEED
     """Build every named text model; returns timings and loss curves per model."""
     t0 = time.perf_counter()
     corpus = build_corpus(seed=seed)
-    tok = train_tokenizer([d["text"] for d in corpus.documents] + [q.question for q in corpus.qa_train], VOCAB_SIZE)
+    if any(name in DENSE_MODELS for name in names) or not is_built("tiny-phi-3.5-mini"):
+        tok = train_tokenizer([d["text"] for d in corpus.documents] + [q.question for q in corpus.qa_train], VOCAB_SIZE)
+    else:  # the MoE alone: keep the tokenizer the shipped models share
+        tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
+        for loader_setting in ("is_local", "local_files_only"):  # how it was loaded, not part of it: not saved
+            tok.init_kwargs.pop(loader_setting, None)
     report = {"corpus": corpus.summary(), "tokenizer_seconds": round(time.perf_counter() - t0, 1), "models": {}}
     for name in names:
         start = time.perf_counter()
         model, losses = build_text_model(name, corpus, tok)
         seconds = round(time.perf_counter() - start, 1)
         card = {"name": name, "mirrors": COURSE_MODELS[name].mirrors, "languages": COURSE_MODELS[name].languages,
+                "architecture": type(model).__name__,
                 "seed": seed, "pretrain": vars(PRETRAIN), "finetune": vars(FINETUNE), "train_seconds": seconds,
                 "torch_threads": torch.get_num_threads(),
                 "final_loss": {k: round(sum(v[-20:]) / 20, 4) for k, v in losses.items()}}

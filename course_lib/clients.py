@@ -37,7 +37,8 @@ AUTO_ORDER = ("foundry", "nim", "ollama", "openai-compatible")  # github is reti
 MAX_RETRIES = 2  # bounded retries on 429
 MAX_RETRY_WAIT = 10.0  # seconds: a longer Retry-After is reported rather than waited for
 
-# Short names lessons use -> the id each backend knows.
+# Short names lessons use -> the id each backend knows. Ollama's library has no Phi-3.5-MoE or -vision tag, so those
+# names go to Ollama unchanged and, if it has no such model, its 404 lists the models it has.
 MODEL_IDS = {
     "phi-3-mini": {"local": "tiny-phi-3-mini", "foundry": "Phi-3-mini-4k-instruct", "github": "microsoft/Phi-3-mini-4k-instruct",
                    "nim": "microsoft/phi-3-mini-4k-instruct", "ollama": "phi3", "openai-compatible": "tiny-phi-3-mini"},
@@ -45,10 +46,10 @@ MODEL_IDS = {
                      "github": "microsoft/Phi-3.5-mini-instruct", "nim": "microsoft/phi-3.5-mini-instruct",
                      "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-mini"},
     "phi-3.5-moe": {"local": "tiny-phi-3.5-moe", "foundry": "Phi-3.5-MoE-instruct", "github": "microsoft/Phi-3.5-MoE-instruct",
-                    "nim": "microsoft/phi-3.5-moe-instruct", "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-moe"},
+                    "nim": "microsoft/phi-3.5-moe-instruct", "openai-compatible": "tiny-phi-3.5-moe"},
     "phi-3.5-vision": {"local": "tiny-phi-3.5-vision", "foundry": "Phi-3.5-vision-instruct",
                        "github": "microsoft/Phi-3.5-vision-instruct", "nim": "microsoft/phi-3.5-vision-instruct",
-                       "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-vision"},
+                       "openai-compatible": "tiny-phi-3.5-vision"},
 }
 
 

@@ -409,6 +409,89 @@ def _check_phi3_prompt(fn):
     return True, "that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token."
 
 
+# ---- 08 MoE -------------------------------------------------------------------
+
+TOP2_CASES = [[0.1, 0.5, 0.3, 0.1], [0.7, 0.05, 0.05, 0.2], [0.2, 0.3, 0.4, 0.1],
+              [0.05, 0.1, 0.02, 0.03, 0.4, 0.2, 0.15, 0.05]]
+
+
+@exercise("08-top2", "🐢", "Write top2(probs) -> the two experts a token goes to, best first", solution="""
+def top2(probs):
+    order = sorted(range(len(probs)), key=lambda i: probs[i], reverse=True)  # most probable first
+    return order[:2]
+answer = top2
+""")
+def _check_top2(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('08-top2', top2)"
+    for probs in TOP2_CASES:
+        got = fn(list(probs))
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        got = torch.as_tensor(got).tolist()  # a list, a tuple or a tensor will do
+        want = sorted(range(len(probs)), key=lambda i: probs[i], reverse=True)[:2]
+        if got == want:
+            continue
+        if any(isinstance(g, float) for g in got):
+            return False, "return the experts' indices (0, 1, 2, ...), not their probabilities."
+        if len(got) != 2:
+            return False, "a token goes to exactly two experts."
+        if sorted(got) == sorted(want):
+            return False, "right experts, wrong order: put the most probable one first."
+        if got == sorted(range(len(probs)), key=lambda i: probs[i])[:2]:
+            return False, "those are the two least likely experts: take the largest probabilities."
+        return False, f"for probabilities {probs} the two best experts are {want}"
+    return True, "that is the router's choice in every layer, for every token (torch.topk does it for a whole batch)."
+
+
+def _balance_loss_cases():
+    gen = torch.Generator().manual_seed(0)
+    for tokens, experts, top_k, scale in ((40, 4, 2, 1.0), (64, 16, 2, 3.0), (25, 8, 1, 2.0)):
+        yield torch.randn(tokens, experts, generator=gen) * scale, top_k
+
+
+@exercise("08-balance-loss", "🐕", "Write balance_loss(logits, top_k) -> the load-balancing loss of one layer", solution="""
+import torch
+
+def balance_loss(logits, top_k):
+    tokens, experts = logits.shape
+    probs = torch.softmax(logits, dim=-1)
+    chosen = probs.topk(top_k, dim=-1).indices
+    f = torch.bincount(chosen.flatten(), minlength=experts) / tokens  # times each expert was chosen, per token
+    P = probs.mean(dim=0)  # each expert's mean router probability
+    return experts * (f * P).sum()
+answer = balance_loss
+""")
+def _check_balance_loss(fn):
+    from transformers.models.phimoe.modeling_phimoe import load_balancing_loss_func
+
+    if not callable(fn):
+        return False, "pass the function itself: check('08-balance-loss', balance_loss)"
+    for logits, top_k in _balance_loss_cases():
+        tokens, experts = logits.shape
+        got = fn(logits.clone(), top_k)
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        got, want = float(got), float(load_balancing_loss_func((logits,), experts, top_k))
+
+        def close(value, target=want):
+            return abs(value - target) <= 1e-4 * max(1.0, abs(target))
+
+        if close(got):
+            continue
+        if close(got * experts):
+            return False, "multiply by the number of experts E: that makes even routing score top_k, whatever E is."
+        if close(got * top_k):
+            return False, "divide the counts by the number of tokens, not by tokens x top_k: the f_i add up to top_k."
+        if close(got / tokens):
+            return False, "f_i is a share: divide each expert's count by the number of tokens."
+        raw = torch.bincount(logits.topk(top_k, dim=-1).indices.flatten(), minlength=experts) / tokens
+        if close(got, float(experts * (raw * logits.mean(0)).sum())):
+            return False, "turn the scores into probabilities first, with a softmax over the experts."
+        return False, f"for {tokens} tokens, {experts} experts and top-{top_k}, expected {want:.4f}, got {got:.4f}"
+    return True, "that is the term PhimoeForCausalLM adds to its loss, times router_aux_loss_coef; even routing gives top_k."
+
+
 # ---- 09 local runtimes ------------------------------------------------------
 
 def _exports():

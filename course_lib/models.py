@@ -31,12 +31,15 @@ COURSE_MODELS = {
         CourseModel("tiny-phi-3.5-mini", "Phi-3.5-mini", ("en", "zh"),
                     "Phi3ForCausalLM trained on English and Chinese: the multilingual upgrade in miniature."),
         CourseModel("tiny-phi-3.5-moe", "Phi-3.5-MoE", ("en", "zh"),
-                    "PhimoeForCausalLM with top-2 routing over a few experts."),
+                    "PhimoeForCausalLM with 4 experts per layer and top-2 routing, trained on English and Chinese "
+                    "exactly like tiny-phi-3.5-mini, with about as many parameters active per token."),
         CourseModel("tiny-phi-3.5-vision", "Phi-3.5-vision", ("en",),
                     "LLaVA-style: a CLIP-style encoder, a projector and a Phi-3 decoder."),
     ]
 }
-TEXT_MODELS = ("tiny-phi-3-mini", "tiny-phi-3.5-mini")  # built by build-models today
+DENSE_MODELS = ("tiny-phi-3-mini", "tiny-phi-3.5-mini")  # Phi3ForCausalLM
+MOE_MODELS = ("tiny-phi-3.5-moe",)  # PhimoeForCausalLM
+TEXT_MODELS = DENSE_MODELS + MOE_MODELS  # the causal LMs: built by build-models, measured by eval
 
 
 class UnknownModelError(LookupError):
@@ -112,6 +115,7 @@ REAL_PHI = {
     "phi-3-mini": "microsoft/Phi-3-mini-4k-instruct",
     "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
     "phi-3.5-moe": "microsoft/Phi-3.5-MoE-instruct",
+    "phi-3.5-vision": "microsoft/Phi-3.5-vision-instruct",  # remote code only: see lesson 07 (load_real is text-only)
 }
 
 

@@ -1,4 +1,4 @@
-"""The course's figures: loss curves and next-token probability bars. Each takes measured data and returns the figure."""
+"""The course's figures: losses, next-token bars, runtimes, the roofline, MoE routing. Each takes measured data."""
 
 from __future__ import annotations
 
@@ -100,5 +100,89 @@ def plot_roofline(ceilings: dict[str, float], anchors: list[dict], bandwidth_gb_
     ax.set(xscale="log", xlabel="decode tokens/s at batch 1 (log scale)")
     ax.set_xlim(right=ax.get_xlim()[1] * 10)  # room for the labels of the fastest
     ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_routing_heatmap(tokens: list[str], probs, chosen, title: str = "Router probabilities per token"):
+    """Lesson 08: per layer, experts (rows) x tokens (columns), coloured by router probability; dots mark the chosen."""
+    layers, n_tokens, experts = probs.shape
+    fig, axes = plt.subplots(layers, 1, figsize=(min(16, 1.2 + 0.42 * n_tokens), 0.2 + 0.75 * experts * layers / 2),
+                             sharex=True, squeeze=False)
+    for layer, ax in enumerate(axes[:, 0]):
+        image = ax.imshow(probs[layer].T, aspect="auto", cmap="Blues", vmin=0, vmax=1)
+        for slot, marker in enumerate(("o", ".")):
+            ax.scatter(range(n_tokens), chosen[layer, :, slot], marker=marker, s=28 if slot == 0 else 18, color="tab:red",
+                       label=["1st choice", "2nd choice"][slot] if layer == 0 else None)
+        ax.set_yticks(range(experts), [f"expert {e}" for e in range(experts)], fontsize=7)
+        ax.set_ylabel(f"layer {layer}", fontsize=8)
+    axes[-1, 0].set_xticks(range(n_tokens), [repr(t)[1:-1].replace(" ", "␣") for t in tokens], rotation=90, fontsize=8)
+    axes[0, 0].set_title(title, fontsize=10, loc="left")
+    axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=7, frameon=False)
+    fig.colorbar(image, ax=axes[:, 0], fraction=0.02, pad=0.01, label="router probability")
+    return fig
+
+
+def plot_expert_load(load, title: str = "Expert load", even: float | None = None):
+    """Lesson 08: each expert's share of the routing slots, one group of bars per layer; `even` draws a line."""
+    layers, experts = load.shape
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    width = 0.8 / experts
+    for e in range(experts):
+        ax.bar([layer + (e - (experts - 1) / 2) * width for layer in range(layers)], load[:, e], width,
+               label=f"expert {e}")
+    if even is not None:
+        ax.axhline(even, color="gray", linestyle="--", linewidth=0.8, label="perfectly even")
+    ax.set_xticks(range(layers), [f"layer {layer}" for layer in range(layers)])
+    ax.set(ylabel="share of routing slots", title=title)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def plot_language_routing(result: dict):
+    """Lesson 08: per layer, expert shares of English vs Chinese tokens, with the distance and its shuffled baseline."""
+    layers, experts = result["en"].shape
+    fig, axes = plt.subplots(1, layers, figsize=(2.6 * layers, 3.0), sharey=True, squeeze=False)
+    for layer, ax in enumerate(axes[0]):
+        x = range(experts)
+        ax.bar([i - 0.2 for i in x], result["en"][layer], 0.4, label="English tokens", color="tab:blue")
+        ax.bar([i + 0.2 for i in x], result["zh"][layer], 0.4, label="Chinese tokens", color="tab:orange")
+        baseline = float(result["null_tv"][:, layer].quantile(0.95))
+        ax.set_title(f"layer {layer}\nTV {float(result['tv'][layer]):.2f} (shuffled: ≤{baseline:.2f})", fontsize=9)
+        ax.set_xticks(list(x), [f"E{i}" for i in x])
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].set_ylabel("share of routing slots")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Which experts English and Chinese tokens go to (TV: total variation distance; "
+                 "shuffled: 95th percentile with the language labels shuffled)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+def plot_dense_vs_moe(rows: list[dict]):
+    """Lesson 08: parameters (total and active), held-out perplexity per language and decode speed, side by side."""
+    names = [r["name"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    panels = [("parameters, millions", {"total": [r["total"] / 1e6 for r in rows],
+                                        "active per token": [r["active"] / 1e6 for r in rows]}, "{:.2f}"),
+              ("held-out perplexity (lower is better)", {LANGUAGE_NAMES.get(lang, lang): [r["perplexity"][lang] for r in rows]
+                                                         for lang in rows[0]["perplexity"]}, "{:.3f}"),
+              ("decode tokens/s (higher is better)", {"tokens/s": [r["tokens_per_second"] for r in rows]}, "{:,.0f}")]
+    for ax, (title, series, fmt) in zip(axes, panels, strict=True):
+        width = 0.8 / len(series)
+        for i, (label, values) in enumerate(series.items()):
+            xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(names))]
+            bars = ax.bar(xs, values, width, label=label)
+            ax.bar_label(bars, [fmt.format(v) for v in values], fontsize=7)
+        ax.set_xticks(range(len(names)), names, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.margins(y=0.3)  # room above the bars for the values and the legend
+        if len(series) > 1:
+            ax.legend(fontsize=7, loc="upper center", ncol=len(series), frameon=False)
     fig.tight_layout()
     return fig

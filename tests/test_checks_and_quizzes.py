@@ -24,6 +24,13 @@ WRONG = {
     "05-nim-model": [None, "tiny-phi-3.5-mini", "phi-3.5-mini"],
     "05-next-request": [lambda h, u: None, lambda h, u: [{"role": "user", "content": u}], lambda h, u: h.append(u) or h],
     "06-greedy-kwargs": [None, {"do_sample": True}, {"temperature": 0.0}, {"do_sample": False, "num_beams": 4}],
+    "08-top2": [None, lambda p: None, lambda p: sorted(range(len(p)), key=lambda i: p[i])[:2],
+                lambda p: sorted(p, reverse=True)[:2], lambda p: sorted(range(len(p)), key=lambda i: p[i], reverse=True)[1::-1],
+                lambda p: [max(range(len(p)), key=p.__getitem__)]],
+    "08-balance-loss": [None, lambda logits, k: None, lambda logits, k: logits.softmax(-1).mean(0).max(),
+                        lambda logits, k: (__import__("torch").bincount(logits.topk(k).indices.flatten(),
+                                                                        minlength=logits.shape[1])
+                                           / logits.shape[0] * logits.softmax(-1).mean(0)).sum()],
     "09-int4-ratio": [None, 8, 0.3, 15.8],
     "09-greedy-loop": [None, lambda m, t, ids, n: None, lambda m, t, ids, n: list(ids), lambda m, t, ids, n: [0] * n],
     "10-ceiling": [None, lambda bw, p, b: None, lambda bw, p, b: bw / (p * b), lambda bw, p, b: p * b / 8 / bw],

@@ -1,4 +1,4 @@
-"""The shipped text models meet the course's targets on held-out questions (python -m course_lib eval)."""
+"""The shipped text models (dense and MoE) meet the course's targets on held-out questions (python -m course_lib eval)."""
 
 import json
 import subprocess
@@ -26,6 +26,12 @@ def test_english_only_model_is_clearly_worse_in_chinese(figures):
     gap = figures["tiny-phi-3.5-mini"]["zh"]["accuracy"] - figures["tiny-phi-3-mini"]["zh"]["accuracy"]
     assert gap >= 0.3
     assert figures["tiny-phi-3-mini"]["zh"]["perplexity"] > 10 * figures["tiny-phi-3.5-mini"]["zh"]["perplexity"]
+
+
+def test_moe_answers_about_as_well_as_the_dense_model_of_its_active_size(figures):
+    for lang in ("en", "zh"):
+        moe, dense = figures["tiny-phi-3.5-moe"][lang]["accuracy"], figures["tiny-phi-3.5-mini"][lang]["accuracy"]
+        assert moe >= 0.70 and moe >= dense - 0.10, lang
 
 
 def test_eval_fails_clearly_for_an_unknown_model():

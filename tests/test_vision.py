@@ -126,8 +126,9 @@ def test_the_local_server_answers_image_url_and_image_content_item():
     assert right >= 3 and reply.model == NAME
     conn = clients.connect("local")
     with clients.azure_client(conn) as azure:
+        image = ImageContentItem(image_url=ImageUrl(url=data_url(examples[0].images[0])))
         response = azure.complete(model=NAME, max_tokens=12, temperature=0, messages=[UserMessage(content=[
-            TextContentItem(text=examples[0].question), ImageContentItem(image_url=ImageUrl(url=data_url(examples[0].images[0])))])])
+            TextContentItem(text=examples[0].question), image])])
     assert is_correct(examples[0], response.choices[0].message.content)
 
 
