@@ -136,3 +136,24 @@ def test_messages_for_builds_image_parts_then_text():
     assert messages_for(2, "Q?", "A.") == [
         {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Q?"}]},
         {"role": "assistant", "content": "A."}]
+
+
+def test_encoder_labels_fill_the_digit_slots_left_to_right():
+    from course_lib.vision import encoder_labels
+
+    ex = make_example(random.Random(9), "reading")
+    ex.answer = "47"
+    assert encoder_labels(ex) == {"digit 1": 4, "digit 2": 7, "digit 3": 10}
+    ex = make_example(random.Random(9), "color")
+    assert list(encoder_labels(ex)) == ["color"]
+
+
+def test_stage_one_encoder_pretraining_runs_and_its_probe_scores_every_slot(tiny_llava, processor):
+    from course_lib.train import TrainConfig
+    from course_lib.vision import SLOTS, pretrain_encoder, probe_accuracy
+
+    losses, probe = pretrain_encoder(tiny_llava, processor, TrainConfig(steps=3, batch_size=8, lr=1e-3, warmup_steps=1),
+                                     progress=False)
+    assert len(losses) == 3 and all(loss > 0 for loss in losses)
+    accuracy = probe_accuracy(tiny_llava, processor, probe, n=20)
+    assert set(accuracy) == set(SLOTS) and all(0 <= a <= 1 for a in accuracy.values())
