@@ -87,6 +87,18 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def optimizer_step(optimizer, parameters, loss: torch.Tensor, step: int, cfg: TrainConfig) -> float:
+    """One update: the scheduled learning rate (times a group's "scale", if it has one), backward, clipping the
+    gradient norm of `parameters`, step. Returns the loss as a number."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr_at(step, cfg) * group.get("scale", 1.0)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, cfg.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
 def train(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "training") -> list[float]:
     """Train `model` in place and return the loss of every step.
 
@@ -115,14 +127,7 @@ def train(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "training"
             batch = {"input_ids": data[rows], "labels": data[rows]}
         else:
             batch = pad_batch(rng.choice(groups), pad_id)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, model.parameters(), model(**batch).loss, step, cfg))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
     model.eval()

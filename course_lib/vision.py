@@ -17,7 +17,7 @@ import time
 import torch
 
 from course_lib.images import check_image_count, open_image
-from course_lib.train import IGNORE, TrainConfig, lr_at, pad_batch
+from course_lib.train import IGNORE, TrainConfig, optimizer_step, pad_batch
 
 NAME = "tiny-phi-3.5-vision"
 IMAGE_SIZE, PATCH_SIZE = 64, 8  # an 8×8 grid of patches: 64 image tokens per image
@@ -165,20 +165,14 @@ def pretrain_encoder(model, processor, cfg: TrainConfig, progress: bool = True) 
         examples = [make_example(rng, t) for t in rng.choices(tasks, weights=weights, k=cfg.batch_size)]
         pixels = processor.image_processor([ex.images[0] for ex in examples], return_tensors="pt")["pixel_values"]
         patches = encoder(pixel_values=pixels).last_hidden_state[:, 1:]  # what the projector will read
-        logits = probe(patches)
+        labels = [encoder_labels(ex) for ex in examples]
         loss = 0.0
-        for slot, out in zip(names, logits, strict=True):
-            rows = [i for i, ex in enumerate(examples) if slot in encoder_labels(ex)]
+        for slot, out in zip(names, probe(patches), strict=True):
+            rows = [i for i, label in enumerate(labels) if slot in label]
             if rows:
-                target = torch.tensor([encoder_labels(examples[i])[slot] for i in rows])
+                target = torch.tensor([labels[i][slot] for i in rows])
                 loss = loss + torch.nn.functional.cross_entropy(out[rows], target)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, params, loss, step, cfg))
     encoder.eval()
     return losses, probe
 
@@ -237,14 +231,7 @@ def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = Tr
         else:
             tasks = rng.choices(single, weights=[TASK_WEIGHTS[t] for t in single], k=cfg.batch_size)
         batch = training_batch(processor, [make_example(rng, task) for task in tasks])
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg) * group["scale"]
-        loss = answer_loss(model, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
+        losses.append(optimizer_step(optimizer, model.parameters(), answer_loss(model, batch), step, cfg))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
         if callback and (step + 1) % 500 == 0:  # e.g. a held-out check while it trains
