@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+VISION = "tiny-phi-3.5-vision"
+
 
 def cmd_doctor(args) -> int:
     from course_lib.doctor import main
@@ -15,46 +17,72 @@ def cmd_doctor(args) -> int:
 
 def cmd_build_models(args) -> int:
     from course_lib.build import build_models
-    from course_lib.models import TEXT_MODELS
+    from course_lib.models import COURSE_MODELS, TEXT_MODELS
     from course_lib.paths import IMAGES_DIR, REPO_ROOT
     from course_lib.plots import plot_losses
 
-    names = args.models or TEXT_MODELS
-    report = build_models(names)
-    curves = {}
-    for name, info in report["models"].items():
-        print(f"{name}: trained in {info['seconds']:.0f} s")
-        curves.update({f"{name}: {stage}": losses for stage, losses in info["losses"].items()})
-    # the README's figure shows every text model; a partial rebuild draws its curves in build/ instead
-    figure = (IMAGES_DIR if set(names) == set(TEXT_MODELS) else REPO_ROOT / "build") / "course_model_training.png"
+    names = args.models or list(COURSE_MODELS)
+    text = [n for n in names if n in TEXT_MODELS]
+    curves, total = {}, 0.0
+    if text:
+        report = build_models(text)
+        for name, info in report["models"].items():
+            print(f"{name}: trained in {info['seconds']:.0f} s")
+            curves.update({f"{name}: {stage}": losses for stage, losses in info["losses"].items()})
+        total += report["total_seconds"]
+    if VISION in names:  # last: its decoder starts from the tiny-phi-3.5-mini just built
+        from course_lib import vision
+
+        info = vision.build()
+        print(f"{VISION}: trained in {info['seconds']:.0f} s; held-out accuracy per task: "
+              + ", ".join(f"{task} {acc:.0%}" for task, acc in info["accuracy"].items()))
+        curves.update({f"{VISION}: encoder": info["encoder_losses"], f"{VISION}: train": info["losses"]})
+        total += info["seconds"]
+    # the README's figure shows every course model; a partial rebuild draws its curves in build/ instead
+    figure = (IMAGES_DIR if set(names) == set(COURSE_MODELS) else REPO_ROOT / "build") / "course_model_training.png"
     figure.parent.mkdir(exist_ok=True)
     plot_losses(curves, title="Course models: training loss (python -m course_lib build-models)").savefig(figure, dpi=110)
     print(f"loss curves: {figure}")
-    print(f"total: {report['total_seconds']:.0f} s. Check them with: python -m course_lib eval")
+    print(f"total: {total:.0f} s. Check them with: python -m course_lib eval")
     return 0
 
 
 def cmd_eval(args) -> int:
-    from course_lib.corpus import build_corpus
-    from course_lib.evaluate import evaluate_model
-    from course_lib.models import TEXT_MODELS, available_models, load
+    from course_lib.models import COURSE_MODELS, available_models
 
-    corpus = build_corpus()
-    names = args.models or TEXT_MODELS
+    names = args.models or list(COURSE_MODELS)
     missing = [n for n in names if n not in available_models()]
     if missing:
         print(f"Course model folder missing: {', '.join(missing)}. Rebuild with: python -m course_lib build-models",
               file=sys.stderr)
         return 1
     results = {}
-    print(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
-    print(f"{'model':<20} {'lang':<5} {'perplexity':>10} {'accuracy':>9}")
-    for name in names:
-        model, tok = load(name)
-        res = evaluate_model(model, tok, corpus)
-        results[name] = {lang: {k: v for k, v in r.items() if k != "answers"} for lang, r in res.items()}
-        for lang, r in res.items():
-            print(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} {r['accuracy']:>8.1%}")
+    text = [n for n in names if n != VISION]
+    if text:
+        from course_lib.corpus import build_corpus
+        from course_lib.evaluate import evaluate_model
+        from course_lib.models import load
+
+        corpus = build_corpus()
+        print(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
+        print(f"{'model':<20} {'lang':<5} {'perplexity':>10} {'accuracy':>9}")
+        for name in text:
+            model, tok = load(name)
+            res = evaluate_model(model, tok, corpus)
+            results[name] = {lang: {k: v for k, v in r.items() if k != "answers"} for lang, r in res.items()}
+            for lang, r in res.items():
+                print(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} {r['accuracy']:>8.1%}")
+    if VISION in names:
+        from course_lib import vision
+
+        model, processor = vision.load()
+        accuracy = vision.evaluate(model, processor, n_per_task=args.images)
+        results[VISION] = accuracy
+        print(f"\n{VISION}: {args.images} freshly generated pictures per task (a seed training never used)")
+        print(f"{'task':<12} {'accuracy':>9} {'target':>7}")
+        for task, acc in accuracy.items():
+            target = vision.TARGETS[task]
+            print(f"{task:<12} {acc:>8.0%} {target:>6.0%}{'' if acc >= target else '  below target'}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
@@ -133,15 +161,16 @@ def cmd_bench(args) -> int:
 
 
 def main(argv=None) -> int:
-    from course_lib.models import TEXT_MODELS
+    from course_lib.models import COURSE_MODELS
 
     parser = argparse.ArgumentParser(prog="python -m course_lib", description="Helpers for the SLM course.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="versions, device, course models and backends (keys shown only as set/not set)")
-    build = sub.add_parser("build-models", help="rebuild the course text models from the seeded corpus")
-    build.add_argument("models", nargs="*", help="model names (default: all text models)")
-    ev = sub.add_parser("eval", help="held-out perplexity and question accuracy per language")
-    ev.add_argument("models", nargs="*", help="model names (default: all text models)")
+    build = sub.add_parser("build-models", help="rebuild the course models from the seeded corpus and pictures")
+    build.add_argument("models", nargs="*", help="model names (default: all four)")
+    ev = sub.add_parser("eval", help="held-out perplexity and question accuracy; the vision model's task accuracies")
+    ev.add_argument("models", nargs="*", help="model names (default: all four)")
+    ev.add_argument("--images", type=int, default=100, help="fresh pictures per vision task (default: 100)")
     ev.add_argument("--json", help="also write the figures to this file")
     serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server on 127.0.0.1")
     serve.add_argument("--port", type=int, help="port to listen on (default: a free one)")
@@ -161,9 +190,9 @@ def main(argv=None) -> int:
     bench.add_argument("--repeats", type=int, default=3, help="timed runs per runtime; the median is reported")
     bench.add_argument("--runtimes", help="comma-separated subset, e.g. 'transformers fp32,onnxruntime-genai int4'")
     args = parser.parse_args(argv)
-    unknown = [m for m in getattr(args, "models", None) or [] if m not in TEXT_MODELS]
+    unknown = [m for m in getattr(args, "models", None) or [] if m not in COURSE_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
-        parser.error(f"unknown model {', '.join(unknown)}; text models: {', '.join(TEXT_MODELS)}")
+        parser.error(f"unknown model {', '.join(unknown)}; course models: {', '.join(COURSE_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
                 "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench}
     return handlers[args.command](args)

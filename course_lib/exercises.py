@@ -409,6 +409,64 @@ def _check_phi3_prompt(fn):
     return True, "that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token."
 
 
+# ---- 07 vision --------------------------------------------------------------
+
+@exercise("07-two-image-tokens", "🐢", "How many tokens is the two-image question, image tokens included?", solution="""
+from course_lib.vision import load, messages_for
+from course_lib.vision_data import QUESTIONS
+model, processor = load()
+prompt = processor.apply_chat_template(messages_for(2, QUESTIONS["two_images"]), add_generation_prompt=True)
+answer = len(processor.tokenizer(prompt, add_special_tokens=False)["input_ids"]) - 2 + 2 * model.config.image_seq_length
+""")
+def _check_two_image_tokens(answer):
+    from PIL import Image
+
+    from course_lib.vision import NAME, make_processor, messages_for
+    from course_lib.vision_data import QUESTIONS
+
+    from transformers import AutoConfig, AutoTokenizer
+
+    from course_lib.models import model_dir
+
+    processor = make_processor(AutoTokenizer.from_pretrained(model_dir(NAME)))
+    per_image = AutoConfig.from_pretrained(model_dir(NAME)).image_seq_length
+    prompt = processor.apply_chat_template(messages_for(2, QUESTIONS["two_images"]), add_generation_prompt=True)
+    images = [Image.new("RGB", (50, 40), "white")] * 2
+    truth = len(processor(text=prompt, images=images)["input_ids"][0])
+    if not isinstance(answer, int):
+        return False, "give a whole number: the length of the processor's input_ids for that question and two images."
+    if answer == truth:
+        return True, f"{truth} tokens, of which {2 * per_image} are image tokens: pictures are expensive context."
+    if answer == truth - 2 * per_image + 2:
+        return False, "that counts each <image> placeholder once: the processor repeats it once per patch."
+    if answer == truth - per_image:
+        return False, "that is one image's worth of image tokens: the question has two images."
+    return False, "call processor(text=prompt, images=two.images) and take len(...['input_ids'][0])."
+
+
+@exercise("07-image-tokens", "🐕", "Write image_tokens(image_size, patch_size) -> patch tokens of a square image",
+          solution="""
+def image_tokens(image_size, patch_size):
+    return (image_size // patch_size) ** 2
+answer = image_tokens
+""")
+def _check_image_tokens(fn):
+    if not callable(fn):
+        return False, "pass the function itself: check('07-image-tokens', image_tokens)"
+    for size, patch in ((336, 14), (96, 12), (224, 16), (224, 32)):
+        got, want = fn(size, patch), (size // patch) ** 2
+        if got is None:
+            return False, "your function returned None: did you forget `return`?"
+        if got == want:
+            continue
+        if got == want + 1:
+            return False, "no class token here: count the patches only."
+        if got == size // patch:
+            return False, "that is one row of patches: the image is square, so square it."
+        return False, f"a {size}×{size} image in {patch}×{patch} patches has {want} of them, not {got}."
+    return True, "336/14 = 24 patches a side, 576 in all: Phi-3-vision then spends 144 tokens per crop."
+
+
 # ---- 08 MoE -------------------------------------------------------------------
 
 TOP2_CASES = [[0.1, 0.5, 0.3, 0.1], [0.7, 0.05, 0.05, 0.2], [0.2, 0.3, 0.4, 0.1],

@@ -123,14 +123,14 @@ def chart_image(rng: random.Random) -> tuple[Image.Image, str]:
 def number_image(rng: random.Random, number: int) -> Image.Image:
     """A number in black, in Pillow's default font at a random size, somewhere in the image.
 
-    The size is relative to the picture: the model sees every picture squashed to 64×64, where text shrunk below
-    about 10 pixels is no longer legible.
+    The size is relative to the picture: the model sees every picture squashed to 96×96, where text shrunk much
+    below 8 pixels is no longer legible.
     """
     text = str(number)
     while True:
         image = canvas(rng)
         side = min(image.size)
-        font = ImageFont.load_default(size=rng.randint(max(10, int(0.16 * side)), max(11, int(0.5 * side))))
+        font = ImageFont.load_default(size=rng.randint(max(10, int(0.13 * side)), max(11, int(0.5 * side))))
         left, top, right, bottom = ImageDraw.Draw(image).textbbox((0, 0), text, font=font)
         if right - left + 4 < image.width and bottom - top + 4 < image.height:
             break

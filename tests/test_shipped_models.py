@@ -7,11 +7,10 @@ import torch
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from course_lib.models import MOE_MODELS, TEXT_MODELS, describe, model_dir
+from course_lib.models import COURSE_MODELS, MOE_MODELS, TEXT_MODELS, describe, model_dir
 from course_lib.paths import MODELS_DIR
 
 SHIPPED_BUDGET_MB = 40  # all four course models together (DESIGN.md)
-VISION_RESERVE_MB = 10  # what the vision model is planned to need
 MOE_BUDGET_MB = 12
 
 
@@ -29,7 +28,7 @@ def test_loads_with_auto_classes_and_chat_template(name):
     assert out.shape[1] > ids.shape[1]
 
 
-@pytest.mark.parametrize("name", TEXT_MODELS)
+@pytest.mark.parametrize("name", list(COURSE_MODELS))
 def test_weights_are_fp16_safetensors(name):
     with safe_open(model_dir(name) / "model.safetensors", "pt") as f:
         dtypes = {f.get_tensor(k).dtype for k in f.keys()}
@@ -52,6 +51,5 @@ def test_all_models_share_one_tokenizer():
 def test_shipped_models_fit_the_budget():
     total = sum(f.stat().st_size for f in MODELS_DIR.rglob("*") if f.is_file()) / 1e6
     assert total <= SHIPPED_BUDGET_MB
-    # the text models (two dense, one MoE) leave room for the vision model
-    assert sum(describe(n)["megabytes_on_disk"] for n in TEXT_MODELS) <= SHIPPED_BUDGET_MB - VISION_RESERVE_MB
+    assert {p.name for p in MODELS_DIR.iterdir() if p.is_dir()} == set(COURSE_MODELS)  # all four are shipped
     assert all(describe(n)["megabytes_on_disk"] <= MOE_BUDGET_MB for n in MOE_MODELS)

@@ -9,6 +9,7 @@ import torch
 from course_lib.images import data_url
 from course_lib.models import is_built
 from course_lib.vision import (
+    IMAGE_SIZE,
     IMAGE_TOKEN,
     answer_loss,
     make_processor,
@@ -76,13 +77,13 @@ def test_template_puts_every_image_first_and_the_processor_expands_each(processo
     assert prompt == "<|user|>\n<image>\n<image>\nQ?<|end|>\n<|assistant|>\n"
     ex = make_example(random.Random(2), "two_images")
     ids = processor(text=prompt, images=ex.images)["input_ids"][0]
-    assert list(ids).count(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)) == 2 * 64
+    assert list(ids).count(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)) == 2 * 144  # 12×12 patches each
 
 
 def test_training_batch_learns_only_the_answer(processor):
     examples = [make_example(random.Random(4), task) for task in ("color", "reading")]
     batch = training_batch(processor, examples)
-    assert batch["pixel_values"].shape == (2, 3, 64, 64)
+    assert batch["pixel_values"].shape == (2, 3, IMAGE_SIZE, IMAGE_SIZE)
     for row, ex in enumerate(examples):
         learned = batch["labels"][row][batch["labels"][row] != -100]
         assert processor.tokenizer.decode(learned) == ex.reply + "<|end|>"
@@ -157,3 +158,32 @@ def test_stage_one_encoder_pretraining_runs_and_its_probe_scores_every_slot(tiny
     assert len(losses) == 3 and all(loss > 0 for loss in losses)
     accuracy = probe_accuracy(tiny_llava, processor, probe, n=20)
     assert set(accuracy) == set(SLOTS) and all(0 <= a <= 1 for a in accuracy.values())
+
+
+def test_stage_two_keeps_the_encoder_frozen_and_trains_the_projector(tiny_llava, processor):
+    from course_lib.train import TrainConfig
+    from course_lib.vision import train_vision
+
+    encoder = {k: v.clone() for k, v in tiny_llava.model.vision_tower.state_dict().items()}
+    projector = {k: v.clone() for k, v in tiny_llava.model.multi_modal_projector.state_dict().items()}
+    losses = train_vision(tiny_llava, processor, TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup_steps=1),
+                          progress=False)
+    assert len(losses) == 2
+    assert all(torch.equal(v, tiny_llava.model.vision_tower.state_dict()[k]) for k, v in encoder.items())
+    assert not all(torch.equal(v, tiny_llava.model.multi_modal_projector.state_dict()[k]) for k, v in projector.items())
+    assert all(p.requires_grad for p in tiny_llava.model.vision_tower.parameters())  # left as it was found
+
+
+@shipped
+def test_eval_command_reports_every_task_against_its_target(tmp_path, capsys):
+    import json
+
+    from course_lib.__main__ import main
+    from course_lib.vision import TARGETS
+
+    assert main(["eval", NAME, "--images", "3", "--json", str(tmp_path / "eval.json")]) == 0
+    out = capsys.readouterr().out
+    assert all(task in out for task in TASKS) and "target" in out
+    accuracy = json.loads((tmp_path / "eval.json").read_text())[NAME]
+    assert set(accuracy) == set(TARGETS) == set(TASKS)
+
