@@ -119,18 +119,39 @@ def training_batch(processor, examples) -> dict:
 SLOTS = {"color": 6, "shape": 3, "count": 5, "chart": 4, "digit 1": 11, "digit 2": 11, "digit 3": 11}
 
 
+NO_DIGIT = 10  # the patch label of a patch with no digit centred in it
+
+
 class EncoderProbe(torch.nn.Module):
-    """Labels read from the patch tokens: one learned query per slot, then one linear classifier per slot."""
+    """Labels read from the patch tokens: one learned query per slot, then one linear classifier per slot; and,
+    for every patch, which digit is centred in it (if any)."""
 
     def __init__(self, width: int):
         super().__init__()
         self.queries = torch.nn.Parameter(torch.randn(len(SLOTS), width) * 0.02)
         self.heads = torch.nn.ModuleList(torch.nn.Linear(width, n) for n in SLOTS.values())
+        self.patch_head = torch.nn.Linear(width, NO_DIGIT + 1)
 
     def forward(self, patches: torch.Tensor) -> list[torch.Tensor]:
         weights = torch.softmax(self.queries @ patches.transpose(1, 2) / patches.shape[-1] ** 0.5, dim=-1)
         pooled = weights @ patches  # [batch, slots, width]
         return [head(pooled[:, i]) for i, head in enumerate(self.heads)]
+
+
+def patch_digit_labels(example) -> torch.Tensor:
+    """One label per patch of a number picture, as the encoder sees it (squashed to IMAGE_SIZE): the digit whose
+    centre falls in the patch, NO_DIGIT where no digit is, and IGNORE on the rest of a digit (neither answer is
+    right there). Reading a number is then finding these patches, left to right."""
+    grid = IMAGE_SIZE // PATCH_SIZE
+    width, height = example.images[0].size
+    labels = torch.full((grid, grid), NO_DIGIT)
+    scale_x, scale_y = IMAGE_SIZE / width / PATCH_SIZE, IMAGE_SIZE / height / PATCH_SIZE  # pixels → patches
+    for _, (x0, y0, x1, y1) in example.digit_boxes:
+        labels[int(y0 * scale_y):int(y1 * scale_y) + 1, int(x0 * scale_x):int(x1 * scale_x) + 1] = IGNORE
+    for digit, (x0, y0, x1, y1) in example.digit_boxes:
+        row, col = int((y0 + y1) / 2 * scale_y), int((x0 + x1) / 2 * scale_x)
+        labels[min(row, grid - 1), min(col, grid - 1)] = digit
+    return labels.flatten()
 
 
 def encoder_labels(example) -> dict[str, int]:
@@ -177,6 +198,11 @@ def pretrain_encoder(model, processor, cfg: TrainConfig = ENCODER_TRAIN, progres
             if rows:
                 target = torch.tensor([labels[i][slot] for i in rows])
                 loss = loss + torch.nn.functional.cross_entropy(out[rows], target)
+        numbers = [i for i, ex in enumerate(examples) if ex.digit_boxes]
+        if numbers:
+            target = torch.stack([patch_digit_labels(examples[i]) for i in numbers])
+            loss = loss + torch.nn.functional.cross_entropy(probe.patch_head(patches[numbers]).flatten(0, 1),
+                                                            target.flatten(), ignore_index=IGNORE)
         losses.append(optimizer_step(optimizer, params, loss, step, cfg))
         if callback and (step + 1) % 500 == 0:
             encoder.eval()
@@ -194,13 +220,19 @@ def probe_accuracy(model, processor, probe: EncoderProbe, n: int = 200, seed: in
     rng = random.Random(seed)
     examples = [make_example(rng, t) for t in ("color", "shape", "count", "chart", "reading") for _ in range(n // 5)]
     pixels = processor.image_processor([ex.images[0] for ex in examples], return_tensors="pt")["pixel_values"]
-    logits = probe(model.model.vision_tower(pixel_values=pixels).last_hidden_state[:, 1:])
-    right, seen = dict.fromkeys(SLOTS, 0), dict.fromkeys(SLOTS, 0)
+    patches = model.model.vision_tower(pixel_values=pixels).last_hidden_state[:, 1:]
+    logits, patch_guess = probe(patches), probe.patch_head(patches).argmax(-1)
+    right, seen = dict.fromkeys([*SLOTS, "digit patches"], 0), dict.fromkeys([*SLOTS, "digit patches"], 0)
     for i, ex in enumerate(examples):
         for slot, label in encoder_labels(ex).items():
             seen[slot] += 1
             right[slot] += int(logits[list(SLOTS).index(slot)][i].argmax()) == label
-    return {slot: right[slot] / seen[slot] for slot in SLOTS if seen[slot]}
+        if ex.digit_boxes:  # the centre patch of every digit names that digit
+            labels = patch_digit_labels(ex)
+            centres = (labels != NO_DIGIT) & (labels != IGNORE)
+            seen["digit patches"] += int(centres.sum())
+            right["digit patches"] += int((patch_guess[i][centres] == labels[centres]).sum())
+    return {slot: right[slot] / seen[slot] for slot in seen if seen[slot]}
 
 
 def answer_loss(model, batch) -> torch.Tensor:

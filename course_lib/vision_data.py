@@ -33,6 +33,7 @@ class VisionExample:
     question: str
     answer: str  # the key: "red", "circle", "3", "B", "407", "first"
     reply: str = field(default="")  # the full training reply, e.g. "The shape is red."
+    digit_boxes: list = field(default_factory=list)  # reading: (digit, (x0, y0, x1, y1)) per digit, in pixels
 
 
 def shade(rng: random.Random, color: str) -> tuple[int, int, int]:
@@ -120,8 +121,9 @@ def chart_image(rng: random.Random) -> tuple[Image.Image, str]:
     return image, labels[tallest]
 
 
-def number_image(rng: random.Random, number: int) -> Image.Image:
-    """A number in black, in Pillow's default font at a random size, somewhere in the image.
+def number_image(rng: random.Random, number: int) -> tuple[Image.Image, list]:
+    """A number in black, in Pillow's default font at a random size, somewhere in the image; and where each digit
+    is (the encoder's first training stage learns from that).
 
     The size is relative to the picture: the model sees every picture squashed to 96×96, where text shrunk much
     below 8 pixels is no longer legible.
@@ -137,7 +139,9 @@ def number_image(rng: random.Random, number: int) -> Image.Image:
     x = rng.uniform(2, image.width - (right - left) - 2) - left
     y = rng.uniform(2, image.height - (bottom - top) - 2) - top
     ImageDraw.Draw(image).text((x, y), text, fill=tuple(rng.randint(0, 40) for _ in range(3)), font=font)
-    return image
+    boxes = [(int(digit), (x + font.getlength(text[:i]), y + top, x + font.getbbox(text[:i + 1])[2], y + bottom))
+             for i, digit in enumerate(text)]
+    return image, boxes
 
 
 def make_example(rng: random.Random, task: str) -> VisionExample:
@@ -159,7 +163,8 @@ def make_example(rng: random.Random, task: str) -> VisionExample:
     if task == "reading":
         digits = rng.choice((1, 2, 3))
         number = rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10 ** digits - 1)
-        return VisionExample(task, [number_image(rng, number)], question, str(number), f"The number is {number}.")
+        image, boxes = number_image(rng, number)
+        return VisionExample(task, [image], question, str(number), f"The number is {number}.", boxes)
     if task == "two_images":
         other = rng.choice([c for c in COLORS if c != "red"])
         red_first = rng.random() < 0.5

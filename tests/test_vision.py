@@ -157,7 +157,7 @@ def test_stage_one_encoder_pretraining_runs_and_its_probe_scores_every_slot(tiny
                                      progress=False)
     assert len(losses) == 3 and all(loss > 0 for loss in losses)
     accuracy = probe_accuracy(tiny_llava, processor, probe, n=20)
-    assert set(accuracy) == set(SLOTS) and all(0 <= a <= 1 for a in accuracy.values())
+    assert set(accuracy) == {*SLOTS, "digit patches"} and all(0 <= a <= 1 for a in accuracy.values())
 
 
 def test_stage_two_keeps_the_encoder_frozen_and_trains_the_projector(tiny_llava, processor):
@@ -187,3 +187,15 @@ def test_eval_command_reports_every_task_against_its_target(tmp_path, capsys):
     accuracy = json.loads((tmp_path / "eval.json").read_text())[NAME]
     assert set(accuracy) == set(TARGETS) == set(TASKS)
 
+
+
+def test_patch_labels_put_each_digit_at_its_centre_patch_left_to_right():
+    from course_lib.vision import IGNORE, NO_DIGIT, patch_digit_labels
+
+    rng = random.Random(3)
+    ex = next(ex for ex in (make_example(rng, "reading") for _ in range(100)) if len(ex.answer) == 3)
+    labels = patch_digit_labels(ex)
+    centres = [(i, int(v)) for i, v in enumerate(labels) if v not in (NO_DIGIT, IGNORE)]
+    assert "".join(str(d) for _, d in sorted(centres)) == ex.answer  # raster order reads the number
+    assert (labels == NO_DIGIT).sum() > len(labels) // 2  # most of the picture is background
+    assert make_example(random.Random(3), "color").digit_boxes == []
