@@ -13,7 +13,7 @@ import re
 from course_lib.errors import CourseError
 
 NAME = "tiny-phi-3.5-vision"
-MAX_IMAGE_BYTES = 5 * 2**20  # 5 MiB per image: far more than the 64×64 pixels the tiny model sees
+MAX_IMAGE_BYTES = 5 * 2**20  # 5 MiB per image: far more than the 96×96 pixels the tiny model sees
 MAX_IMAGE_PIXELS = 4096 * 4096
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 
@@ -46,7 +46,7 @@ def open_image(source):
     data = source if isinstance(source, (bytes, bytearray)) else open(source, "rb").read()
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageError(f"The image is {len(data) / 2**20:.1f} MiB; the limit is {MAX_IMAGE_BYTES / 2**20:.0f} MiB. "
-                         "Resize it first (the course model sees 64×64 pixels anyway).")
+                         "Resize it first (the course model sees 96×96 pixels anyway).")
     try:
         image = Image.open(io.BytesIO(data))
         fmt = image.format

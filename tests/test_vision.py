@@ -189,13 +189,16 @@ def test_eval_command_reports_every_task_against_its_target(tmp_path, capsys):
 
 
 
-def test_patch_labels_put_each_digit_at_its_centre_patch_left_to_right():
+def test_patch_labels_mark_every_digit_and_its_centre_patch_left_to_right():
     from course_lib.vision import IGNORE, NO_DIGIT, patch_digit_labels
 
     rng = random.Random(3)
     ex = next(ex for ex in (make_example(rng, "reading") for _ in range(100)) if len(ex.answer) == 3)
-    labels = patch_digit_labels(ex)
+    labels = patch_digit_labels(ex, centres_only=True)
     centres = [(i, int(v)) for i, v in enumerate(labels) if v not in (NO_DIGIT, IGNORE)]
     assert "".join(str(d) for _, d in sorted(centres)) == ex.answer  # raster order reads the number
     assert (labels == NO_DIGIT).sum() > len(labels) // 2  # most of the picture is background
+    covered = patch_digit_labels(ex)
+    assert IGNORE not in covered and set(ex.answer) == {str(int(v)) for v in covered if v != NO_DIGIT}
+    assert (covered != NO_DIGIT).sum() >= len(centres)
     assert make_example(random.Random(3), "color").digit_boxes == []
