@@ -157,7 +157,8 @@ def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(model_dir(model))
-            limit = json.loads((model_dir(model) / "config.json").read_text())["max_position_embeddings"]
+            config = json.loads((model_dir(model) / "config.json").read_text())
+            limit = config.get("text_config", config)["max_position_embeddings"]  # a vision model: its decoder's
             text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             n = len(tok(text, add_special_tokens=False, verbose=False)["input_ids"])
             if n >= limit:

@@ -98,14 +98,15 @@ def describe(name: str) -> dict:
     with safe_open(path / "model.safetensors", "pt") as f:
         for key in f.keys():
             params += math.prod(f.get_slice(key).get_shape())
+    text = config.get("text_config", config)  # a vision model: its language model's figures
     return {
         "name": name,
         "mirrors": COURSE_MODELS[name].mirrors,
         "class": config["architectures"][0],
         "parameters": params,
-        "layers": config.get("num_hidden_layers"),
-        "hidden_size": config.get("hidden_size"),
-        "vocab_size": config.get("vocab_size"),
+        "layers": text.get("num_hidden_layers"),
+        "hidden_size": text.get("hidden_size"),
+        "vocab_size": text.get("vocab_size"),
         "megabytes_on_disk": round(folder_bytes(name) / 1e6, 2),
     }
 

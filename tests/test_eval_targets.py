@@ -10,8 +10,8 @@ import pytest
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "eval.json"
-    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "--json", str(out)], capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "--images", "50", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "tiny-phi-3.5-mini" in result.stdout
     return json.loads(out.read_text())
