@@ -420,13 +420,11 @@ answer = len(processor.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 """)
 def _check_two_image_tokens(answer):
     from PIL import Image
-
-    from course_lib.vision import NAME, make_processor, messages_for
-    from course_lib.vision_data import QUESTIONS
-
     from transformers import AutoConfig, AutoTokenizer
 
     from course_lib.models import model_dir
+    from course_lib.vision import NAME, make_processor, messages_for
+    from course_lib.vision_data import QUESTIONS
 
     processor = make_processor(AutoTokenizer.from_pretrained(model_dir(NAME)))
     per_image = AutoConfig.from_pretrained(model_dir(NAME)).image_seq_length

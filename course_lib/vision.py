@@ -298,9 +298,11 @@ def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = Tr
 def load():
     """The shipped vision model and its processor, with the plain Auto classes."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.utils import logging
 
     from course_lib.models import model_dir
 
+    logging.disable_progress_bar()  # a bar for loading 102 small tensors is noise in a lesson
     folder = model_dir(NAME)
     return (AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32).eval(),
             AutoProcessor.from_pretrained(folder))

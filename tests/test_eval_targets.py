@@ -1,4 +1,4 @@
-"""The shipped text models (dense and MoE) meet the course's targets on held-out questions (python -m course_lib eval)."""
+"""The shipped course models meet the course's targets on held-out questions and new pictures (python -m course_lib eval)."""
 
 import json
 import subprocess
@@ -38,3 +38,20 @@ def test_eval_fails_clearly_for_an_unknown_model():
     result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "tiny-phi-9"], capture_output=True, text=True)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
+
+
+VISION = "tiny-phi-3.5-vision"
+
+
+def test_vision_model_meets_its_targets_on_new_pictures(figures):
+    from course_lib.vision import TARGETS
+
+    accuracy = figures[VISION]
+    below = {task: acc for task, acc in accuracy.items() if task != "reading" and acc < TARGETS[task]}
+    assert not below, below
+    assert accuracy["reading"] >= 0.2  # far above guessing (1 in 1,000 numbers), far below the target: see the next test
+
+
+@pytest.mark.xfail(strict=True, reason="reading numbers is below the issue's 70% target (issue #4 stays open)")
+def test_vision_model_reads_numbers_as_well_as_the_issue_asks(figures):
+    assert figures[VISION]["reading"] >= 0.7
