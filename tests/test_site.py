@@ -21,7 +21,8 @@ pytestmark = pytest.mark.site
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LESSONS_WITH_FIGURES = {"01_what_is_an_slm", "02_slm_vs_llm", "03_how_slms_are_made", "04_phi_family", "07_vision", "08_moe", "10_performance"}
+LESSONS_WITH_FIGURES = {"01_what_is_an_slm", "02_slm_vs_llm", "03_how_slms_are_made", "04_phi_family", "07_vision",
+                        "08_moe", "10_performance"}
 
 if CHROMIUM is None:
     if os.environ.get("CI"):
