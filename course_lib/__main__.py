@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-VISION = "tiny-phi-3.5-vision"
+from course_lib.models import VISION_MODEL as VISION
 
 
 def cmd_doctor(args) -> int:

@@ -11,8 +11,8 @@ import io
 import re
 
 from course_lib.errors import CourseError
+from course_lib.models import VISION_MODEL as NAME
 
-NAME = "tiny-phi-3.5-vision"
 MAX_IMAGE_BYTES = 5 * 2**20  # 5 MiB per image: far more than the 96×96 pixels the tiny model sees
 MAX_IMAGE_PIXELS = 4096 * 4096
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")

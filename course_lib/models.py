@@ -40,6 +40,7 @@ COURSE_MODELS = {
 DENSE_MODELS = ("tiny-phi-3-mini", "tiny-phi-3.5-mini")  # Phi3ForCausalLM
 MOE_MODELS = ("tiny-phi-3.5-moe",)  # PhimoeForCausalLM
 TEXT_MODELS = DENSE_MODELS + MOE_MODELS  # the causal LMs: built by build-models, measured by eval
+VISION_MODEL = "tiny-phi-3.5-vision"  # LlavaForConditionalGeneration: course_lib.vision builds it
 
 
 class UnknownModelError(LookupError):

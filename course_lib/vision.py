@@ -18,9 +18,9 @@ import time
 import torch
 
 from course_lib.images import check_image_count, open_image
+from course_lib.models import VISION_MODEL as NAME
 from course_lib.train import IGNORE, TrainConfig, optimizer_step, pad_batch
 
-NAME = "tiny-phi-3.5-vision"
 IMAGE_SIZE, PATCH_SIZE = 96, 8  # a 12×12 grid of patches: 144 image tokens per image, like one Phi-3-vision crop
 IMAGE_TOKEN = "<image>"
 ENCODER_TRAIN = TrainConfig(steps=3000, batch_size=64, lr=2e-3, warmup_steps=50, seed=0)  # stage 1: the encoder alone
