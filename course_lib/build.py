@@ -102,23 +102,36 @@ def default_generation_config(tok) -> GenerationConfig:
                             temperature=0.7, top_p=0.9, max_new_tokens=64)
 
 
-def save_model(model, tok, name: str, out_dir: Path = MODELS_DIR, card: dict | None = None) -> Path:
-    """Write an ordinary HF folder: fp16 safetensors, config, generation config, tokenizer, card."""
+def shipped_tokenizer():
+    """The tokenizer every shipped course model shares, for building one model alone."""
+    tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
+    for loader_setting in ("is_local", "local_files_only"):  # how it was loaded, not part of it: not saved
+        tok.init_kwargs.pop(loader_setting, None)
+    return tok
+
+
+def save_model(model, tok, name: str, out_dir: Path = MODELS_DIR, card: dict | None = None, processor=None) -> Path:
+    """Write an ordinary HF folder: fp16 safetensors (trained in fp32: half the bytes), config, generation config,
+    tokenizer (or a vision model's processor, which holds it), card."""
     folder = out_dir / name
     folder.mkdir(parents=True, exist_ok=True)
     model.generation_config = default_generation_config(tok)
     model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
     model.to(torch.float32)
-    tok.save_pretrained(folder)
+    (processor or tok).save_pretrained(folder)
     if card is not None:
         (folder / "build.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     spec = COURSE_MODELS.get(name)
     if spec is not None:
+        data, loaders = (("pictures the course draws, so it knows only those kinds of picture",
+                          "`AutoModelForImageTextToText.from_pretrained(<this folder>)` and `AutoProcessor`") if processor else
+                         ("the course's generated corpus, so it knows only that small textbook",
+                          "`AutoModelForCausalLM.from_pretrained(<this folder>)` and `AutoTokenizer`"))
         (folder / "README.md").write_text(
             f"# {name}\n\nA tiny course model that mirrors {spec.mirrors}. {spec.story}\n\n"
-            "It was trained by `course_lib` (`python -m course_lib build-models`) on the course's generated corpus, "
-            "so it knows only that small textbook: it is not Phi and is not useful outside the course.\n"
-            "Load it offline with `AutoModelForCausalLM.from_pretrained(<this folder>)` and `AutoTokenizer`. "
+            f"It was trained by `course_lib` (`python -m course_lib build-models`) on {data}: "
+            "it is not Phi and is not useful outside the course.\n"
+            f"Load it offline with {loaders}. "
             "`build.json` records how it was built.\n", encoding="utf-8")
     return folder
 
@@ -130,9 +143,7 @@ def build_models(names=TEXT_MODELS, out_dir: Path = MODELS_DIR, seed: int = SEED
     if any(name in DENSE_MODELS for name in names) or not is_built("tiny-phi-3.5-mini"):
         tok = train_tokenizer([d["text"] for d in corpus.documents] + [q.question for q in corpus.qa_train], VOCAB_SIZE)
     else:  # the MoE alone: keep the tokenizer the shipped models share
-        tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
-        for loader_setting in ("is_local", "local_files_only"):  # how it was loaded, not part of it: not saved
-            tok.init_kwargs.pop(loader_setting, None)
+        tok = shipped_tokenizer()
     report = {"corpus": corpus.summary(), "tokenizer_seconds": round(time.perf_counter() - t0, 1), "models": {}}
     for name in names:
         start = time.perf_counter()

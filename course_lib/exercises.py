@@ -420,14 +420,14 @@ answer = len(processor.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 """)
 def _check_two_image_tokens(answer):
     from PIL import Image
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig, AutoProcessor
 
-    from course_lib.models import model_dir
-    from course_lib.vision import NAME, make_processor, messages_for
+    from course_lib.models import VISION_MODEL, model_dir
+    from course_lib.vision import messages_for
     from course_lib.vision_data import QUESTIONS
 
-    processor = make_processor(AutoTokenizer.from_pretrained(model_dir(NAME)))
-    per_image = AutoConfig.from_pretrained(model_dir(NAME)).image_seq_length
+    processor = AutoProcessor.from_pretrained(model_dir(VISION_MODEL))  # the shipped one, as the learner's
+    per_image = AutoConfig.from_pretrained(model_dir(VISION_MODEL)).image_seq_length
     prompt = processor.apply_chat_template(messages_for(2, QUESTIONS["two_images"]), add_generation_prompt=True)
     images = [Image.new("RGB", (50, 40), "white")] * 2
     truth = len(processor(text=prompt, images=images)["input_ids"][0])

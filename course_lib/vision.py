@@ -11,7 +11,6 @@ tiny-phi-3.5-mini, with the course tokenizer and chat format. It loads with ``Au
 
 from __future__ import annotations
 
-import json
 import random
 import time
 
@@ -74,13 +73,12 @@ def make_processor(tok):
 
 def new_model(seed: int = 0):
     """The untrained vision model: a fresh encoder and projector, and the trained tiny-phi-3.5-mini as decoder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlavaForConditionalGeneration
+    from transformers import AutoModelForCausalLM, LlavaForConditionalGeneration
 
+    from course_lib.build import shipped_tokenizer
     from course_lib.models import model_dir
 
-    tok = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
-    for loader_setting in ("is_local", "local_files_only"):  # how it was loaded, not part of it: not saved
-        tok.init_kwargs.pop(loader_setting, None)
+    tok = shipped_tokenizer()
     decoder = AutoModelForCausalLM.from_pretrained(model_dir("tiny-phi-3.5-mini"), dtype=torch.float32)
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(vision_config(decoder.config, tok.convert_tokens_to_ids(IMAGE_TOKEN)))
@@ -332,22 +330,11 @@ def evaluate(model, processor, n_per_task: int = 50, seed: int = 12345) -> dict[
     return {task: right[task] / n_per_task for task in TASKS}
 
 
-def save(model, processor, folder, card: dict) -> None:
-    """The model in fp16 (half the bytes; it is trained in fp32), its processor and a build card, as one HF folder."""
-    from course_lib.build import default_generation_config
-
-    folder.mkdir(parents=True, exist_ok=True)
-    model.generation_config = default_generation_config(processor.tokenizer)
-    model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
-    model.to(torch.float32)
-    processor.save_pretrained(folder)
-    (folder / "build.json").write_text(json.dumps(card, indent=2) + "\n")
-
-
 def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConfig = TRAIN, progress: bool = True,
           callback=None) -> dict:
     """Train tiny-phi-3.5-vision in two stages and save it as an ordinary HF folder; returns timings, losses and
     accuracies. `callback(stage, step, model_or_probe)` sees both stages every 500 steps."""
+    from course_lib.build import save_model
     from course_lib.models import MODELS_DIR
 
     start = time.perf_counter()
@@ -365,6 +352,6 @@ def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConf
             "encoder_probe_accuracy": {k: round(v, 3) for k, v in probe_acc.items()},
             "final_encoder_loss": round(sum(encoder_losses[-20:]) / 20, 4),
             "final_loss": round(sum(losses[-20:]) / 20, 4), "heldout_accuracy": accuracy}
-    save(model, processor, (out_dir or MODELS_DIR) / NAME, card)
+    save_model(model, processor.tokenizer, NAME, out_dir or MODELS_DIR, card, processor=processor)
     return {"seconds": seconds, "encoder_losses": encoder_losses, "losses": losses, "accuracy": accuracy,
             "encoder_probe_accuracy": probe_acc}
