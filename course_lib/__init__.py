@@ -18,7 +18,7 @@ errors      the course's exceptions: what went wrong and what to do
 family      the Phi family's cited facts and real configs (parameters counted on the meta device)
 moe         the course's mixture of experts: its config, and what its router does with each token (lesson 08)
 vision_data the synthetic pictures, questions and answers of the vision tasks; vision: the LLaVA-style course
-            model (in progress: not shipped yet); images: opening and checking images in requests
+            model, its two training stages and its answers; images: opening and checking images in requests
 onnx_runtime  ONNX Runtime GenAI: export with the model builder, the generation loop (lesson 09)
 ollama      find a running Ollama server and its models
 roofline    memory bandwidth and the decode ceiling; bench: python -m course_lib bench (lesson 10)

@@ -102,22 +102,31 @@ def count_image(rng: random.Random, n: int) -> Image.Image:
 
 
 def chart_image(rng: random.Random) -> tuple[Image.Image, str]:
-    """A bar chart of 3 or 4 bars labelled A-D; the tallest is clearly taller than the rest."""
+    """A bar chart of 3 or 4 bars labelled A-D; the tallest is clearly taller than the rest.
+
+    Where the tallest bar ends varies (anywhere from 55% to 98% of the plot's height), as do the margins, the bar
+    width and the label size: with its top always at one line, the model learned to find the bar that touches the
+    line instead of comparing heights, and failed on charts drawn by other code.
+    """
     labels = "ABCD"[:rng.choice((3, 4))]
     heights = [rng.uniform(0.2, 0.7) for _ in labels]
     tallest = rng.randrange(len(labels))
     heights[tallest] = max(heights) + rng.uniform(0.12, 0.25)
     image = canvas(rng, 72, 128)
     width, height = image.size
-    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=max(9, height // 9))
-    base, top = height * 0.82, height * 0.06
-    slot = (width - 8) / len(labels)
+    font_size = max(9, int(height / rng.uniform(8, 11)))
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=font_size)
+    base = height - font_size - rng.uniform(2, 0.08 * height)  # the axis, with room for the labels below it
+    top = base * (1 - rng.uniform(0.55, 0.98))  # where the tallest bar ends
+    margin = rng.uniform(2, 0.08 * width)
+    slot, bar = (width - 2 * margin) / len(labels), rng.uniform(0.45, 0.8)
     color = shade(rng, rng.choice(list(COLORS)))
     for i, (label, h) in enumerate(zip(labels, heights, strict=True)):
-        x0 = 4 + i * slot + slot * 0.18
-        draw.rectangle((x0, base - h / max(heights) * (base - top), x0 + slot * 0.64, base), fill=color)
-        draw.text((x0 + slot * 0.2, base + 2), label, fill=(0, 0, 0), font=font)
-    draw.line((2, base, width - 2, base), fill=(90, 90, 90))
+        x0 = margin + i * slot + slot * (1 - bar) / 2
+        draw.rectangle((x0, base - h / max(heights) * (base - top), x0 + slot * bar, base), fill=color)
+        draw.text((x0 + slot * bar / 2 - font.getlength(label) / 2, base + 1), label, fill=(0, 0, 0), font=font)
+    if rng.random() < 0.7:
+        draw.line((2, base, width - 2, base), fill=(90, 90, 90))
     return image, labels[tallest]
 
 

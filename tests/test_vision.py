@@ -204,3 +204,16 @@ def test_patch_labels_mark_every_digit_and_its_centre_patch_left_to_right():
     assert IGNORE not in covered and set(ex.answer) == {str(int(v)) for v in covered if v != NO_DIGIT}
     assert (covered != NO_DIGIT).sum() >= len(centres)
     assert make_example(random.Random(3), "color").digit_boxes == []
+
+
+def test_a_batch_depends_on_its_step_alone_so_workers_draw_the_same_batches(processor):
+    from course_lib.train import TrainConfig
+    from course_lib.vision import batches, encoder_batch, vision_batch
+
+    cfg = TrainConfig(steps=3, batch_size=4)
+    for make in (encoder_batch, vision_batch):
+        here, in_workers = list(batches(make, processor, cfg)), list(batches(make, processor, cfg, workers=2))
+        assert len(here) == len(in_workers) == 3
+        for a, b in zip(here, in_workers, strict=True):
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        assert not torch.equal(here[0]["pixel_values"], here[1]["pixel_values"])  # a fresh batch every step
