@@ -13,11 +13,8 @@ import time
 
 import torch
 
+from course_lib.models import count_parameters
 from course_lib.train import TrainConfig, train
-
-
-def count_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def training_speed(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "training") -> dict:

@@ -2,7 +2,8 @@
 
 import torch
 
-from course_lib.measure import count_parameters, generation_speed, training_speed
+from course_lib.measure import generation_speed, training_speed
+from course_lib.models import count_parameters
 from course_lib.train import IGNORE, TrainConfig, pack_blocks
 
 
