@@ -131,7 +131,7 @@ class Batches(torch.utils.data.Dataset):
 
 def batches(make, processor, cfg: TrainConfig, workers: int = 0):
     return torch.utils.data.DataLoader(Batches(make, processor, cfg), batch_size=None, num_workers=workers,
-                                       prefetch_factor=8 if workers else None, pin_memory=False)
+                                       prefetch_factor=8 if workers else None)
 
 
 # ---- stage 1: the encoder learns to see, on its own -------------------------------------------------------
@@ -223,13 +223,13 @@ def labelled_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.
 
 
 def pretrain_encoder(model, processor, cfg: TrainConfig = ENCODER_TRAIN, progress: bool = True,
-                     callback=None, device: str = "cpu", workers: int = 0) -> tuple[list[float], EncoderProbe]:
+                     callback=None, workers: int = 0) -> tuple[list[float], EncoderProbe]:
     """Stage 1: train the vision tower alone to tell colours, shapes, counts, the tallest bar and digits apart.
     Returns the losses and the probe (the slot classifiers), which `probe_accuracy` can score.
     `callback(step, probe)` runs every 500 steps, e.g. to print `probe_accuracy` while it trains."""
     from tqdm.auto import tqdm
 
-    encoder = model.model.vision_tower
+    encoder, device = model.model.vision_tower, model.device
     torch.manual_seed(cfg.seed)
     probe = EncoderProbe(encoder.config.hidden_size).to(device)
     params = list(encoder.parameters()) + list(probe.parameters())
@@ -300,7 +300,7 @@ def vision_batch(rng: random.Random, processor, batch_size: int) -> dict:
 
 
 def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = True, callback=None,
-                 train_encoder: bool = False, device: str = "cpu", workers: int = 0) -> list[float]:
+                 train_encoder: bool = False, workers: int = 0) -> list[float]:
     """Stage 2: train on fresh synthetic examples every step (the generator never runs out).
 
     The encoder stays frozen unless `train_encoder` (LLaVA freezes it too): only the projector and the decoder
@@ -320,7 +320,7 @@ def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = Tr
     bar = tqdm(batches(vision_batch, processor, cfg, workers), desc=f"{NAME}: train", mininterval=1.0,
                disable=not progress)
     for step, batch in enumerate(bar):
-        batch = {k: v.to(device) for k, v in batch.items()}
+        batch = {k: v.to(model.device) for k, v in batch.items()}
         losses.append(optimizer_step(optimizer, trained, answer_loss(model, batch), step, cfg))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
@@ -392,11 +392,11 @@ def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConf
     model, processor = new_model(cfg.seed)
     model.to(device)
     encoder_losses, probe = pretrain_encoder(model, processor, encoder_cfg, progress,
-                                             callback and (lambda step, p: callback("encoder", step, p)), device, workers)
+                                             callback and (lambda step, p: callback("encoder", step, p)), workers)
     probe_acc = probe_accuracy(model, processor, probe)
     encoder_seconds = round(time.perf_counter() - start, 1)
     losses = train_vision(model, processor, cfg, progress, callback and (lambda step, m: callback("train", step, m)),
-                          device=device, workers=workers)
+                          workers=workers)
     seconds = round(time.perf_counter() - start, 1)
     model.to("cpu")
     accuracy = evaluate(model, processor, n_per_task=100)
