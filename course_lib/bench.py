@@ -7,7 +7,8 @@ loads the same course model and measures, on the same prompts:
   tokens / time of the pass over the prompt, on a long prompt);
 * decode tokens/s: exactly `new_tokens` greedy tokens, the end token may not stop them, median of `repeats`;
 * model bytes and the process's peak RSS (a fresh process per runtime, so one runtime's memory is not another's);
-* quality: held-out perplexity, accuracy on held-out questions, and agreement with transformers fp32's greedy replies.
+* quality: held-out perplexity, accuracy on held-out questions (scored by course_lib.scoring), and agreement
+  with transformers fp32's greedy replies.
 
 Then it measures this machine's memory bandwidth and the decode roofline (course_lib.roofline). Absolute
 numbers vary between machines and runs; the ratios, measured together, are what to quote.
@@ -15,6 +16,7 @@ numbers vary between machines and runs; the ratios, measured together, are what 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -205,7 +207,7 @@ def workload(model: str, n_questions: int, n_stories: int, new_tokens: int, repe
             "chat_prompt": prompt("Tell me a story about a fox."),
             "long_prompt": prompt(f"Read this and tell me who it is about. {long_story}"),
             "question_prompts": [prompt(q.question) for q in questions],
-            "question_keys": [list(q.keys) for q in questions], "stories": stories}
+            "questions": [dataclasses.asdict(q) for q in questions], "stories": stories}
 
 
 def run_worker(name: str, task_file: Path, timeout: float = 300) -> dict:
@@ -254,8 +256,10 @@ def run(model: str = "tiny-phi-3.5-mini", runtimes=RUNTIMES, new_tokens: int = 6
     import torch
     from tqdm.auto import tqdm
 
+    from course_lib.corpus import QA
     from course_lib.onnx_runtime import export, genai
     from course_lib.roofline import read_bandwidth
+    from course_lib.scoring import qa_correct
 
     task = workload(model, n_questions, n_stories, new_tokens, repeats)
     rows = []
@@ -274,8 +278,8 @@ def run(model: str = "tiny-phi-3.5-mini", runtimes=RUNTIMES, new_tokens: int = 6
     by_name = {r["runtime"]: r for r in rows if "error" not in r}
     base = by_name.get(BASELINE)
     for row in by_name.values():
-        row["accuracy"] = sum(all(k.lower() in reply.lower() for k in keys) for reply, keys
-                              in zip(row["replies"], task["question_keys"], strict=True)) / len(task["question_keys"])
+        row["accuracy"] = sum(qa_correct(QA(**q), reply) for q, reply
+                              in zip(task["questions"], row["replies"], strict=True)) / len(task["questions"])
         if base:
             row.update(agreement(base["reply_ids"], row["reply_ids"]))
 

@@ -2,8 +2,9 @@
 
 * Perplexity is exp(mean next-token loss) on stories that training never saw.
 * Accuracy asks questions in wordings that training never saw, decodes
-  greedily, and counts an answer as right when it contains every key term of
-  the fact (a number or a name).
+  greedily, and scores each reply with the course's one strict scorer,
+  ``course_lib.scoring.qa_correct``: the fact's keys as whole quantities or
+  words, no other fact's key, in the question's language.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from course_lib.corpus import QA, Corpus
 from course_lib.generation import chat_batch
+from course_lib.scoring import judge_qa
 
 
 @torch.no_grad()
@@ -41,8 +43,10 @@ def answer_questions(model, tok, questions: list[QA], batch_size: int = 32, max_
     for start in range(0, len(questions), batch_size):
         chunk = questions[start:start + batch_size]
         replies = chat_batch(model, tok, [q.question for q in chunk], max_new_tokens=max_new_tokens)
-        rows += [{"question": q.question, "reply": r, "keys": q.keys, "lang": q.lang, "fact": q.fact,
-                  "correct": q.is_correct(r)} for q, r in zip(chunk, replies, strict=True)]
+        for q, reply in zip(chunk, replies, strict=True):
+            verdict = judge_qa(q, reply)
+            rows.append({"question": q.question, "reply": reply, "keys": q.keys, "lang": q.lang, "fact": q.fact,
+                         "correct": verdict.correct, "why": verdict.reason})
     return rows
 
 
@@ -60,3 +64,41 @@ def evaluate_model(model, tok, corpus: Corpus, languages=("en", "zh"), limit: in
             "answers": rows,
         }
     return results
+
+
+def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("course",), log=print) -> dict:
+    """What `python -m course_lib eval` measures, in the shape of results/eval.json (without its meta):
+    {"text": {model: {lang: {accuracy, perplexity, questions, stories}}}, "vision": {task: {picture set: accuracy}},
+    "answers": [every text reply with its verdict]}."""
+    from course_lib.corpus import build_corpus
+    from course_lib.models import VISION_MODEL, load
+
+    out = {"text": {}, "vision": {}, "answers": []}
+    text = [n for n in names if n != VISION_MODEL]
+    if text:
+        corpus = build_corpus()
+        log(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
+        log(f"{'model':<20} {'lang':<5} {'perplexity':>10} {'accuracy':>9}")
+        for name in text:
+            model, tok = load(name)
+            for lang, r in evaluate_model(model, tok, corpus).items():
+                stories = sum(1 for d in corpus.heldout_documents if d["lang"] == lang)
+                out["text"].setdefault(name, {})[lang] = {"accuracy": r["accuracy"], "perplexity": r["perplexity"],
+                                                          "questions": r["questions"], "stories": stories}
+                out["answers"] += [{"model": name, **row, "keys": list(row["keys"])} for row in r["answers"]]
+                log(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} {r['accuracy']:>8.1%}")
+    if VISION_MODEL in names:
+        from course_lib import vision
+
+        model, processor = vision.load()
+        for picture_set in picture_sets:
+            accuracy = vision.evaluate(model, processor, n_per_task=images_per_task, picture_set=picture_set)
+            for task, acc in accuracy.items():
+                out["vision"].setdefault(task, {})[picture_set] = acc
+        log(f"\n{VISION_MODEL}: {images_per_task} new pictures per task and picture set")
+        log(f"{'task':<12} " + " ".join(f"{s:>10}" for s in picture_sets) + f" {'target':>7}")
+        for task, by_set in out["vision"].items():
+            target = vision.TARGETS[task]
+            log(f"{task:<12} " + " ".join(f"{by_set[s]:>10.0%}" for s in picture_sets) + f" {target:>6.0%}"
+                + ("" if by_set.get("course", 1) >= target else "  below target"))
+    return out

@@ -362,13 +362,16 @@ def ask(model, processor, images, question: str, max_new_tokens: int = 16) -> st
     return processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
 
-def evaluate(model, processor, n_per_task: int = 50, seed: int = 12345) -> dict[str, float]:
-    """Accuracy per task on freshly generated images (a seed training never used)."""
-    from course_lib.vision_data import TASKS, is_correct, make_examples
+def evaluate(model, processor, n_per_task: int = 50, seed: int = 12345, picture_set: str = "course") -> dict[str, float]:
+    """Accuracy per task on freshly drawn pictures: the course's generator with a seed training never used, or a
+    painter written apart from it (course_lib.heldout_pictures), scored by course_lib.scoring."""
+    from course_lib.heldout_pictures import make_examples
+    from course_lib.scoring import vision_correct
+    from course_lib.vision_data import TASKS
 
     right = dict.fromkeys(TASKS, 0)
-    for ex in make_examples(n_per_task, seed):
-        right[ex.task] += is_correct(ex, ask(model, processor, ex.images, ex.question))
+    for ex in make_examples(picture_set, n_per_task, seed):
+        right[ex.task] += vision_correct(ex, ask(model, processor, ex.images, ex.question))
     return {task: right[task] / n_per_task for task in TASKS}
 
 

@@ -188,12 +188,3 @@ def make_examples(n_per_task: int, seed: int, tasks=TASKS) -> list[VisionExample
     rng = random.Random(seed)
     return [make_example(rng, task) for _ in range(n_per_task) for task in tasks]
 
-
-def is_correct(example: VisionExample, reply: str) -> bool:
-    """Whether a reply gives the answer: the key as a whole word (a number must match exactly, not be part of one)."""
-    import re
-
-    words = re.findall(r"[A-Za-z]+|\d+", reply)
-    if example.task == "chart":
-        return example.answer in words  # the letter as a word of its own, e.g. "Bar B ..."
-    return example.answer.lower() in [w.lower() for w in words]

@@ -126,6 +126,7 @@ needs_shipped = pytest.mark.skipif(not is_built(SHIPPED), reason="tiny-phi-3.5-m
 def test_shipped_moe_loads_with_auto_classes_and_answers_a_heldout_question():
     from course_lib.corpus import build_corpus
     from course_lib.generation import chat
+    from course_lib.scoring import qa_correct
 
     model = AutoModelForCausalLM.from_pretrained(model_dir(SHIPPED))
     tok = AutoTokenizer.from_pretrained(model_dir(SHIPPED))
@@ -135,7 +136,7 @@ def test_shipped_moe_loads_with_auto_classes_and_answers_a_heldout_question():
     heldout = build_corpus().qa_heldout
     for lang in ("en", "zh"):
         questions = [q for q in heldout if q.lang == lang][:8]
-        right = sum(q.is_correct(chat(model, tok, q.question, max_new_tokens=48)) for q in questions)
+        right = sum(qa_correct(q, chat(model, tok, q.question, max_new_tokens=48)) for q in questions)
         assert right >= 5, lang
 
 
