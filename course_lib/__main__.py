@@ -1,4 +1,4 @@
-"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site | bench"""
+"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site | bench | report"""
 
 from __future__ import annotations
 
@@ -56,36 +56,29 @@ def cmd_eval(args) -> int:
         print(f"Course model folder missing: {', '.join(missing)}. Rebuild with: python -m course_lib build-models",
               file=sys.stderr)
         return 1
-    results = {}
-    text = [n for n in names if n != VISION]
-    if text:
-        from course_lib.corpus import build_corpus
-        from course_lib.evaluate import evaluate_model
-        from course_lib.models import load
+    from course_lib.evaluate import evaluate_course_models
+    from course_lib.heldout_pictures import PICTURE_SETS
 
-        corpus = build_corpus()
-        print(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
-        print(f"{'model':<20} {'lang':<5} {'perplexity':>10} {'accuracy':>9}")
-        for name in text:
-            model, tok = load(name)
-            res = evaluate_model(model, tok, corpus)
-            results[name] = {lang: {k: v for k, v in r.items() if k != "answers"} for lang, r in res.items()}
-            for lang, r in res.items():
-                print(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} {r['accuracy']:>8.1%}")
-    if VISION in names:
-        from course_lib import vision
-
-        model, processor = vision.load()
-        accuracy = vision.evaluate(model, processor, n_per_task=args.images)
-        results[VISION] = accuracy
-        print(f"\n{VISION}: {args.images} freshly generated pictures per task (a seed training never used)")
-        print(f"{'task':<12} {'accuracy':>9} {'target':>7}")
-        for task, acc in accuracy.items():
-            target = vision.TARGETS[task]
-            print(f"{task:<12} {acc:>8.0%} {target:>6.0%}{'' if acc >= target else '  below target'}")
+    picture_sets = [s.strip() for s in args.picture_sets.split(",")]
+    unknown = [s for s in picture_sets if s not in PICTURE_SETS]
+    if unknown:
+        print(f"Unknown picture set {', '.join(unknown)}. Choose from: {', '.join(PICTURE_SETS)}.", file=sys.stderr)
+        return 2
+    results = evaluate_course_models(names, args.images, picture_sets)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=2)
+        from pathlib import Path
+
+        from course_lib.report import run_meta, write_json
+
+        answers = results.pop("answers")
+        command = " ".join(["python -m course_lib eval", *args.models, f"--images {args.images}",
+                            f"--picture-sets {','.join(picture_sets)}", f"--json {args.json}"])
+        results["meta"] = run_meta(command) | {"settings": {"images_per_task": args.images,
+                                                                    "picture_sets": picture_sets}}
+        write_json(args.json, results)
+        lines = Path(args.json).with_name(Path(args.json).stem + "_answers.jsonl")
+        lines.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8")
+        print(f"\nWrote {args.json} and {lines} (every text reply, with why a wrong one is wrong).")
     return 0
 
 
@@ -142,7 +135,6 @@ def cmd_site(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from pathlib import Path
 
     from course_lib.bench import RUNTIMES, table
     from course_lib.bench import run as run_bench
@@ -155,13 +147,35 @@ def cmd_bench(args) -> int:
     result = run_bench(args.model, runtimes, new_tokens=args.new_tokens, repeats=args.repeats)
     print(table(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        from course_lib.report import run_meta, write_json
+
+        command = f"python -m course_lib bench --model {args.model} --json {args.json}"
+        write_json(args.json, result | {"meta": run_meta(command)})
         print(f"\nWrote {args.json} (key 'ratios' holds ort_int4_vs_transformers_decode).")
     return 0 if all("error" not in row for row in result["rows"]) else 1
 
 
+def cmd_report(args) -> int:
+    from course_lib import report
+
+    if args.durations:
+        print(f"Wrote {report.publish_durations(args.durations)}")
+    current = report.README.read_text(encoding="utf-8")
+    fresh = report.render(current, report.load_results())
+    if fresh == current:
+        print("README.md agrees with results/*.json.")
+        return 0
+    if args.check:
+        print("README.md is out of date with results/*.json: run python -m course_lib report", file=sys.stderr)
+        return 1
+    report.README.write_text(fresh, encoding="utf-8")
+    print("README.md: tables regenerated from results/*.json.")
+    return 0
+
+
 def main(argv=None) -> int:
     from course_lib.models import COURSE_MODELS
+    from course_lib.report import DURATIONS_LOG
 
     parser = argparse.ArgumentParser(prog="python -m course_lib", description="Helpers for the SLM course.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,7 +185,10 @@ def main(argv=None) -> int:
     ev = sub.add_parser("eval", help="held-out perplexity and question accuracy; the vision model's task accuracies")
     ev.add_argument("models", nargs="*", help="model names (default: all four)")
     ev.add_argument("--images", type=int, default=100, help="fresh pictures per vision task (default: 100)")
-    ev.add_argument("--json", help="also write the figures to this file")
+    ev.add_argument("--picture-sets", default="course,painter-a,painter-b",
+                    help="whose pictures: course (the training generator, new seed), painter-a, painter-b (written apart)")
+    ev.add_argument("--json", help="also write the figures to this file (results/eval.json is the published one), and "
+                    "every text reply to FILE_answers.jsonl")
     serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server on 127.0.0.1")
     serve.add_argument("--port", type=int, help="port to listen on (default: a free one)")
     chat = sub.add_parser("chat", help="ask a model on any backend; prints the answer and which backend/model wrote it")
@@ -189,12 +206,16 @@ def main(argv=None) -> int:
     bench.add_argument("--new-tokens", type=int, default=64, help="tokens generated per timed run (default: 64)")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs per runtime; the median is reported")
     bench.add_argument("--runtimes", help="comma-separated subset, e.g. 'transformers fp32,onnxruntime-genai int4'")
+    rep = sub.add_parser("report", help="regenerate the README's tables from results/*.json")
+    rep.add_argument("--check", action="store_true", help="only say whether the README is out of date (exit 1 if so)")
+    rep.add_argument("--durations", nargs="?", const=str(DURATIONS_LOG), metavar="FILE",
+                     help="first publish the lesson run times the test suite noted (default: build/notebook_durations.json)")
     args = parser.parse_args(argv)
     unknown = [m for m in getattr(args, "models", None) or [] if m not in COURSE_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; course models: {', '.join(COURSE_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
-                "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench}
+                "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench, "report": cmd_report}
     return handlers[args.command](args)
 
 

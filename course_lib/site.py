@@ -55,7 +55,7 @@ def static_outputs(nb) -> None:
 def fingerprint(path: Path) -> str:
     """What an execution depends on that can change under it: the notebook and the course_lib code."""
     digest = hashlib.sha256(Path(path).read_bytes())
-    for module in sorted((REPO_ROOT / "course_lib").glob("*.py")):
+    for module in sorted((REPO_ROOT / "course_lib").rglob("*.py")):
         digest.update(module.read_bytes())
     return digest.hexdigest()
 

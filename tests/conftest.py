@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 import torch
@@ -31,7 +32,8 @@ def tiny_model(tok):
 
 
 def pytest_configure(config):
-    """Keep every lesson nbmake executes successfully, so the course site can reuse it instead of running it again.
+    """Keep every lesson nbmake executes successfully, so the course site can reuse it instead of running it again,
+    and note how long it took (build/notebook_durations.json; `python -m course_lib report --durations` publishes it).
 
     It takes effect when tests/ is part of the run, as in the README's command. Progress bars are switched off in
     the lesson kernels: on a static page a bar is a frozen widget.
@@ -46,10 +48,13 @@ def pytest_configure(config):
         return
 
     def execute_and_keep(self):
+        from course_lib.report import record_duration
         from course_lib.site import keep_execution
 
+        start = time.perf_counter()
         result = execute(self)
         if result.error is None:
+            record_duration(self.filename, time.perf_counter() - start)
             keep_execution(self.filename, result.nb)
         return result
 

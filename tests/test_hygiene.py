@@ -57,3 +57,35 @@ def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "course_lib", "tests", "lessons"], cwd=REPO_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = re.search(r"(\d+)\.(\d+)", version).groups()
+    return int(major), int(minor)
+
+
+def test_python_versions_agree():
+    """pyproject's requires-python is what README and requirements.txt promise, and every pinned environment meets it
+    (onnxruntime-genai, lessons 09 and 10, has no wheel for Python 3.10)."""
+    import tomllib
+
+    required = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    minimum = _minor(required)
+    assert required.startswith(">=")
+    promised = f"Python {minimum[0]}.{minimum[1]} or newer"
+    assert promised in (REPO_ROOT / "README.md").read_text(), promised
+    assert promised in (REPO_ROOT / "requirements.txt").read_text(), promised
+    pinned = {".python-version": (REPO_ROOT / ".python-version").read_text(),
+              "environment.yml": re.search(r"python=(\S+)", (REPO_ROOT / "environment.yml").read_text()).group(1),
+              "devcontainer": re.search(r"python:\d+-(\d+\.\d+)", (REPO_ROOT / ".devcontainer/devcontainer.json").read_text()).group(1)}
+    for where, version in pinned.items():
+        assert _minor(version) >= minimum, where
+
+
+def test_cell_ids_are_stable():
+    """Translations are keyed by cell id: ids must survive stripping (nbstripout --keep-id), not be renumbered 0, 1, 2."""
+    assert "--keep-id" in (REPO_ROOT / ".pre-commit-config.yaml").read_text()
+    for path in NOTEBOOKS:
+        ids = [cell.get("id") for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+        assert all(ids) and len(set(ids)) == len(ids), path.name
+        assert not any(i.isdigit() for i in ids), f"{path.name}: cell ids were renumbered; restore them from git"

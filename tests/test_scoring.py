@@ -6,8 +6,8 @@ from course_lib.corpus import QA, build_corpus, fact_table
 from course_lib.scoring import judge_qa, judge_vision, language_of, qa_correct, quantities, vision_correct
 from course_lib.vision_data import TASKS, VisionExample, make_examples
 
-# The one pair of facts whose answers say the same thing: asked whether GitHub Models is still available, "a call now
-# returns HTTP 410 Gone, because the service was retired on 2026-07-30" is a right answer.
+# The one pair of facts where another fact's answer is a right answer: asked whether GitHub Models is still
+# available, "a call now returns HTTP 410 Gone, because the service was retired on 2026-07-30" is one.
 SAME_ANSWER = {("status:GitHub Models", "github_410")}
 
 

@@ -1,0 +1,196 @@
+"""Published figures come from committed results: ``results/*.json`` -> the README's marked tables.
+
+* ``python -m course_lib eval --json results/eval.json`` and ``python -m course_lib bench --json results/bench.json``
+  measure, and write what they measured with the machine, the versions and the date (``run_meta``).
+* The test suite notes how long each lesson took to execute in ``build/notebook_durations.json``;
+  ``python -m course_lib report --durations build/notebook_durations.json`` publishes them as ``results/durations.json``.
+* ``python -m course_lib report`` rewrites every README block between ``<!-- begin report:NAME -->`` and
+  ``<!-- end report:NAME -->`` from those files; ``--check`` only says whether the README is out of date.
+  tests/test_report.py fails when it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import re
+from pathlib import Path
+
+from course_lib.paths import LESSONS_DIR, REPO_ROOT
+
+RESULTS_DIR = REPO_ROOT / "results"
+README = REPO_ROOT / "README.md"
+DURATIONS_LOG = REPO_ROOT / "build" / "notebook_durations.json"
+BLOCK = re.compile(r"(<!-- begin report:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end report:(?P=name) -->)", re.S)
+PICTURE_SET_TITLES = {"course": "course pictures", "painter-a": "painter A (numpy)", "painter-b": "painter B (matplotlib)"}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_meta(command: str) -> dict:
+    """Where, when and with what a result was measured."""
+    import torch
+    import transformers
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__}
+    try:
+        import onnxruntime_genai
+
+        versions["onnxruntime_genai"] = onnxruntime_genai.__version__
+    except ImportError:
+        pass
+    return {"date": datetime.date.today().isoformat(), "command": command, "versions": versions,
+            "machine": {"platform": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(),
+                        "torch_threads": torch.get_num_threads()}}
+
+
+def write_json(path, data: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_results() -> dict:
+    """results/NAME.json as results[NAME]; results/NAME.jsonl (one record a line) as a list."""
+    results = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(RESULTS_DIR.glob("*.json"))}
+    for path in sorted(RESULTS_DIR.glob("*.jsonl")):
+        results[path.stem] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return results
+
+
+# ---- one README block per results file -----------------------------------------------------------------------
+
+def _measured_on(meta: dict) -> str:
+    m, v = meta["machine"], meta["versions"]
+    return (f"Measured on {meta['date']} with torch {v['torch']} and transformers {v['transformers']} on "
+            f"{m['cpus']} CPU cores ({m['cpu']}): `{meta['command']}`.")
+
+
+def eval_text_block(results: dict) -> str:
+    ev = results["eval"]
+    lines = ["| model | English accuracy | Chinese accuracy | English perplexity | Chinese perplexity |",
+             "|---|---|---|---|---|"]
+    for model, by_lang in ev["text"].items():
+        en, zh = by_lang["en"], by_lang["zh"]
+        lines.append(f"| `{model}` | {en['accuracy']:.1%} | {zh['accuracy']:.1%} | {en['perplexity']:,.2f} | "
+                     f"{zh['perplexity']:,.2f} |")
+    first = next(iter(ev["text"].values()))["en"]
+    lines += ["", f"{first['questions']} held-out questions per language, scored by `course_lib.scoring`; perplexity on "
+                  f"{first['stories']} held-out stories per language. {_measured_on(ev['meta'])} Every reply, with "
+                  "the reason it was scored wrong, is in `results/eval_answers.jsonl`."]
+    english_only = [a for a in results.get("eval_answers", []) if a["model"] == "tiny-phi-3-mini" and a["lang"] == "zh"]
+    if english_only:
+        from course_lib.scoring import language_of
+
+        in_english = sum(language_of(a["reply"]) == "en" for a in english_only)
+        lines[-1] += (f" Asked its {len(english_only)} Chinese questions, `tiny-phi-3-mini` replied in English "
+                      f"{in_english} times.")
+    return "\n".join(lines)
+
+
+def eval_vision_block(results: dict) -> str:
+    from course_lib.vision import TARGETS
+    from course_lib.vision_data import QUESTIONS
+
+    ev = results["eval"]
+    sets = list(next(iter(ev["vision"].values())))
+    lines = ["| task | question | " + " | ".join(PICTURE_SET_TITLES.get(s, s) for s in sets) + " | target |",
+             "|---|---|" + "---|" * len(sets) + "---|"]
+    for task, by_set in ev["vision"].items():
+        lines.append(f"| {task.replace('_', ' ')} | {QUESTIONS[task]} | "
+                     + " | ".join(f"{by_set[s]:.0%}" for s in sets) + f" | {TARGETS[task]:.0%} |")
+    lines += ["", f"{ev['meta']['settings']['images_per_task']} pictures per task and picture set. {_measured_on(ev['meta'])}"]
+    return "\n".join(lines)
+
+
+def bench_block(results: dict) -> str:
+    from course_lib.bench import BASELINE, rate
+
+    b = results["bench"]
+    names = {"onnxruntime-genai fp32": "ONNX Runtime GenAI fp32", "onnxruntime-genai int4": "ONNX Runtime GenAI int4",
+             "transformers int8": "transformers int8 (dynamic)"}
+    lines = [f"| runtime ({b['model']}) | time to first token | decode tokens/s | model MB | peak RSS MB | accuracy |",
+             "|---|---|---|---|---|---|"]
+    for r in b["rows"]:
+        if "error" in r:
+            lines.append(f"| {names.get(r['runtime'], r['runtime'])} | failed: {r['error']} | | | | |")
+            continue
+        lines.append(f"| {names.get(r['runtime'], r['runtime'])} | {r['ttft_ms']:.1f} ms | {rate(r['decode_tok_s'])} | "
+                     f"{r['model_bytes'] / 1e6:.1f} | {r['peak_rss_bytes'] / 1e6:,.0f} | {r['accuracy']:.0%} |")
+    s, m = b["settings"], b["meta"]
+    lines += ["", f"{s['new_tokens']} greedy tokens, median of {s['repeats']}; accuracy on {s['questions']} held-out "
+                  f"questions. {_measured_on(m)} Your numbers will differ; the ratios, measured side by side, less so."]
+    fastest = max((r for r in b["rows"] if "error" not in r), key=lambda r: r["decode_tok_s"])
+    base = next(r for r in b["rows"] if r["runtime"] == BASELINE and "error" not in r)
+    phi = next(r for r in b["roofline"] if r["model"].startswith("Phi-3-mini") and r["precision"] == "int4")
+    lines += ["", f"{names.get(fastest['runtime'], fastest['runtime'])} decodes "
+                  f"{fastest['decode_tok_s'] / base['decode_tok_s']:.1f}× as fast as {BASELINE} here. For a model this "
+                  "small, per-token overhead, not reading the weights, sets the pace; lesson 10 explains, and shows the "
+                  f"roofline that binds real Phi models (this machine's measured {b['bandwidth_bytes_per_s'] / 1e9:.0f} GB/s "
+                  f"allows at most {rate(phi['ceiling_tok_s'])} tokens/s for Phi-3-mini at int4)."]
+    return "\n".join(lines)
+
+
+def build_block(results: dict) -> str:
+    """How long each shipped model took to build, from the build card in its folder."""
+    from course_lib.models import COURSE_MODELS, model_dir
+
+    lines = ["| model | built in | on |", "|---|---|---|"]
+    for name in COURSE_MODELS:
+        card = json.loads((model_dir(name) / "build.json").read_text(encoding="utf-8"))
+        where = card.get("device") or f"{card['torch_threads']} CPU threads"
+        lines.append(f"| `{name}` | {card['train_seconds'] / 60:.1f} min ({card['train_seconds']:,.0f} s) | {where} |")
+    return "\n".join(lines)
+
+
+def durations_block(results: dict) -> str:
+    d = results["durations"]
+    rows = sorted(d["notebooks"].items())
+    slowest = max(rows, key=lambda kv: kv[1])
+    lines = ["| lesson | " + " | ".join(Path(name).stem[:2] for name, _ in rows) + " |",
+             "|---|" + "---|" * len(rows),
+             "| seconds | " + " | ".join(f"{seconds:.0f}" for _, seconds in rows) + " |",
+             "", f"The slowest, {Path(slowest[0]).stem}, took {slowest[1]:.0f} s of the 120 s each lesson may take; all "
+                 f"{len(rows)} together {sum(s for _, s in rows):.0f} s. {_measured_on(d['meta'])}"]
+    return "\n".join(lines)
+
+
+BLOCKS = {"eval-text": eval_text_block, "eval-vision": eval_vision_block, "build": build_block, "bench": bench_block,
+          "durations": durations_block}
+
+
+def render(readme: str, results: dict) -> str:
+    """The README with every marked block regenerated from the results."""
+    def fill(match):
+        name = match.group("name")
+        if name not in BLOCKS:
+            raise KeyError(f"README block report:{name} has no renderer; known: {', '.join(BLOCKS)}")
+        return match.group(1) + BLOCKS[name](results) + "\n" + match.group(4)
+
+    return BLOCK.sub(fill, readme)
+
+
+def publish_durations(log_path=DURATIONS_LOG) -> Path:
+    """Copy the suite's per-lesson execution times into results/durations.json."""
+    log = json.loads(Path(log_path).read_text(encoding="utf-8"))
+    out = RESULTS_DIR / "durations.json"
+    write_json(out, {"notebooks": dict(sorted(log.items())), "meta": run_meta("python -m pytest (the README's test command)")})
+    return out
+
+
+def record_duration(notebook, seconds: float, log_path=DURATIONS_LOG) -> None:
+    """Note how long one lesson took to execute (called by the test suite for each lesson it runs)."""
+    log_path = Path(log_path)
+    log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else {}
+    path = Path(notebook).resolve()
+    log[path.relative_to(LESSONS_DIR).as_posix() if path.is_relative_to(LESSONS_DIR) else path.name] = round(seconds, 1)
+    write_json(log_path, log)

@@ -1,0 +1,74 @@
+"""The README's tables are the committed results, regenerated: `python -m course_lib report` leaves no diff."""
+
+import copy
+import json
+
+import pytest
+
+from course_lib import report
+from course_lib.models import COURSE_MODELS, TEXT_MODELS
+from course_lib.vision_data import TASKS
+
+
+@pytest.fixture(scope="module")
+def results():
+    return report.load_results()
+
+
+def test_readme_tables_equal_the_committed_results(results):
+    readme = report.README.read_text(encoding="utf-8")
+    assert report.render(readme, results) == readme, "README.md is out of date: run python -m course_lib report"
+
+
+def test_every_readme_block_is_filled(results):
+    readme = report.README.read_text(encoding="utf-8")
+    names = [m.group("name") for m in report.BLOCK.finditer(readme)]
+    assert set(names) == set(report.BLOCKS), names
+    assert all(m.group("body").strip() for m in report.BLOCK.finditer(readme))
+
+
+def test_a_changed_result_changes_the_readme(results):
+    readme = report.README.read_text(encoding="utf-8")
+    changed = copy.deepcopy(results)
+    changed["eval"]["text"]["tiny-phi-3-mini"]["zh"]["accuracy"] += 0.5
+    assert report.render(readme, changed) != readme
+
+
+def test_results_say_where_when_and_with_what(results):
+    for name in ("eval", "bench", "durations"):
+        meta = results[name]["meta"]
+        assert meta["date"] and meta["command"].startswith("python -m")
+        assert {"torch", "transformers", "python"} <= set(meta["versions"]) and meta["machine"]["cpus"]
+
+
+def test_eval_results_have_the_published_shape(results):
+    ev = results["eval"]
+    assert set(ev["text"]) == set(TEXT_MODELS)
+    for by_lang in ev["text"].values():
+        assert set(by_lang) == {"en", "zh"} and all({"accuracy", "perplexity"} <= set(r) for r in by_lang.values())
+    assert set(ev["vision"]) == set(TASKS)
+    assert all(set(by_set) == {"course", "painter-a", "painter-b"} for by_set in ev["vision"].values())
+    assert len(results["eval_answers"]) == sum(r["questions"] for by in ev["text"].values() for r in by.values())
+
+
+def test_the_english_only_model_scores_near_zero_in_chinese(results):
+    """It answers Chinese questions in English: not an answer, however right the number in it."""
+    assert results["eval"]["text"]["tiny-phi-3-mini"]["zh"]["accuracy"] <= 0.10
+
+
+def test_durations_cover_every_lesson(results):
+    from course_lib.site import lessons
+
+    assert {p.name for p in lessons()} <= set(results["durations"]["notebooks"])
+
+
+def test_record_duration_notes_each_lesson(tmp_path):
+    log = tmp_path / "durations.json"
+    report.record_duration(report.LESSONS_DIR / "00_setup.ipynb", 12.34, log)
+    report.record_duration(report.LESSONS_DIR / "01_what_is_an_slm.ipynb", 5, log)
+    assert json.loads(log.read_text()) == {"00_setup.ipynb": 12.3, "01_what_is_an_slm.ipynb": 5}
+
+
+def test_build_block_reads_every_model_card():
+    block = report.build_block({})
+    assert all(f"`{name}`" in block for name in COURSE_MODELS)
