@@ -3,73 +3,125 @@
 In a lesson::
 
     from course_lib.checks import check, show_solution
-    check("01-temperature", apply_temperature)   # ✅ or ❌ with a hint
+    check("01-temperature", apply_temperature)   # ✅, ❌ with a hint, or ✏️ while it is still the placeholder
     show_solution("01-temperature")              # when stuck
 
-Every check returns True or False and prints its verdict, so it can be used
-interactively and in tests alike. The exercises themselves live in
-``course_lib.exercises``, one section per lesson.
+`check` prints its verdict and returns None, so a lesson cell shows the verdict and nothing else; `grade` returns
+the verdict instead (for the tests). The exercises live in ``course_lib.exercises``, one module per lesson,
+imported only when one of their ids is checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ast
+import inspect
+import textwrap
 from dataclasses import dataclass
+
+from course_lib.exercises import Exercise, find
+
+
+def _stub(): ...
+
+
+def _documented_stub():
+    """A docstring changes the constants, not what the function does."""
+    ...
+
+
+STUB_BYTECODE = {_stub.__code__.co_code, _documented_stub.__code__.co_code}
+
+
+def is_placeholder(answer) -> bool:
+    """Whether the answer is still what the lesson cell starts with: None, `...`, or a `def` whose body is only `...`.
+
+    A function counts as the stub when its bytecode is an empty function's (arguments and docstring do not change
+    it). A lambda never does: the lessons' stubs are `def`s, so `lambda x: None` is the learner's and gets a hint.
+    """
+    if answer is None or answer is Ellipsis:
+        return True
+    code = getattr(answer, "__code__", None)
+    return code is not None and code.co_name != "<lambda>" and code.co_code in STUB_BYTECODE
 
 
 @dataclass(frozen=True)
-class Exercise:
-    id: str
-    tier: str
-    title: str
-    check: Callable[[object], tuple[bool, str]]  # answer -> (passed, message)
-    solution: str  # code that defines `answer`; shown on request, run by the tests
+class Verdict:
+    exercise: Exercise
+    passed: bool | None  # None: the answer is still the lesson's placeholder
+    message: str
+
+    def __str__(self) -> str:
+        ex = self.exercise
+        if self.passed is None:
+            return f"✏️ {ex.tier} {ex.title}: your turn — replace the placeholder and run this cell again."
+        if self.passed:
+            return f"✅ {ex.tier} {ex.title}: {self.message}"
+        return f"❌ {ex.tier} {ex.title}: {self.message}\n   Stuck? Run show_solution({ex.id!r})."
 
 
-EXERCISES: dict[str, Exercise] = {}
-
-
-def exercise(id: str, tier: str, title: str, solution: str):
-    def register(fn):
-        EXERCISES[id] = Exercise(id, tier, title, fn, solution.strip())
-        return fn
-    return register
-
-
-def check(id: str, answer) -> bool:
-    """Check an answer to exercise `id`, print the verdict and a hint, return whether it passed."""
-    ex = EXERCISES[id]
+def grade(id: str, answer) -> Verdict:
+    """Check an answer to exercise `id` without printing anything."""
+    ex = find(id)
+    if is_placeholder(answer):
+        return Verdict(ex, None, "")
     try:
         passed, message = ex.check(answer)
     except Exception as err:  # the learner's code raised: say so plainly, that is the feedback
         passed, message = False, f"your answer raised {type(err).__name__}: {err}"
-    mark = "✅" if passed else "❌"
-    print(f"{mark} {ex.tier} {ex.title}: {message}")
-    if not passed:
-        print(f"   Stuck? Run show_solution({id!r}).")
-    return passed
+    return Verdict(ex, passed, message)
+
+
+def check(id: str, answer) -> None:
+    """Check an answer to exercise `id` and print the verdict, with a hint when it is wrong.
+
+    It returns None on purpose: a lesson cell ends with check(...), and a returned value would show under the verdict.
+    """
+    print(grade(id, answer))
+
+
+def solution_code(id: str) -> str:
+    """The solution as a learner would type it in the lesson cell: the imports it needs, then the code."""
+    ex = find(id)
+    if ex.answer_variable:
+        code = value_solution_code(ex.solution, ex.answer_variable)
+    else:
+        code = textwrap.dedent(inspect.getsource(ex.solution))
+    imports = "\n".join(imports_used_by(ex.solution))
+    return (imports + "\n\n" if imports else "") + code.strip() + "\n"
 
 
 def show_solution(id: str) -> None:
-    ex = EXERCISES[id]
-    print(f"Solution to {ex.tier} {ex.title}:\n\n{ex.solution}")
+    ex = find(id)
+    print(f"Solution to {ex.tier} {ex.title}:\n\n{solution_code(id)}")
 
 
 def run_solution(id: str) -> object:
-    """Execute the stored solution and return its `answer` (used by the tests)."""
-    namespace: dict = {}
-    exec(EXERCISES[id].solution, namespace)
-    return namespace["answer"]
+    """The answer the solution gives: the solved function, or the value it returns (used by the tests)."""
+    return find(id).solved_answer()
 
 
-_cache: dict[str, object] = {}
+def value_solution_code(fn, variable: str) -> str:
+    """The body of a solution function, its final `return X` written as `variable = X`, as in the lesson's cell."""
+    lines = textwrap.dedent(inspect.getsource(fn)).splitlines()
+    body = ast.parse("\n".join(lines)).body[0].body
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # a docstring is for the course's readers, not part of the answer
+    last = body[-1]
+    if not isinstance(last, ast.Return):
+        raise ValueError(f"{fn.__name__} must end with `return <answer>`")
+    row, col = last.lineno - 1, last.col_offset
+    lines[row] = lines[row][:col] + f"{variable} =" + lines[row][col + len("return"):]
+    return textwrap.dedent("\n".join(lines[body[0].lineno - 1:]))
 
 
-def run_solution_cached(id: str) -> object:
-    if id not in _cache:
-        _cache[id] = run_solution(id)
-    return _cache[id]
-
-
-# Registers every lesson's exercises (they use the decorator above, so this import comes last).
-from course_lib import exercises  # noqa: E402, F401
+def imports_used_by(fn) -> list[str]:
+    """The module-level imports of `fn`'s module that `fn` uses, e.g. ["import torch"], so the code shown runs as is."""
+    used = {node.id for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn)))) if isinstance(node, ast.Name)}
+    lines = []
+    for node in ast.parse(inspect.getsource(inspect.getmodule(fn))).body:
+        if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", None) != "__future__":
+            names = [alias for alias in node.names if (alias.asname or alias.name.split(".")[0]) in used]
+            if names:
+                kept = ast.Import(names) if isinstance(node, ast.Import) else ast.ImportFrom(node.module, names, node.level)
+                lines.append(ast.unparse(kept))
+    return lines
