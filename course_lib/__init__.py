@@ -10,6 +10,9 @@ models      registry of course models: folder, load, describe
 messages    chat messages and labelled replies (torch-free, shared by every backend)
 generation  chat with a model in-process; next-token distributions
 evaluate    held-out perplexity and question accuracy (python -m course_lib eval)
+scoring     the one strict scorer: is a reply to a course question or a picture question right, and why not
+report      results/*.json -> the README's tables (python -m course_lib report)
+claims      claim(): a lesson's sentence about its run, checked against that run
 doctor      versions, device, models, backends (python -m course_lib doctor)
 backends    which backends exist and whether each is configured / reachable
 serve       the local OpenAI-compatible server (transformers serve) for the course models
@@ -18,7 +21,8 @@ errors      the course's exceptions: what went wrong and what to do
 family      the Phi family's cited facts and real configs (parameters counted on the meta device)
 moe         the course's mixture of experts: its config, and what its router does with each token (lesson 08)
 vision_data the synthetic pictures, questions and answers of the vision tasks; vision: the LLaVA-style course
-            model, its two training stages and its answers; images: opening and checking images in requests
+            model, its two training stages and its answers; images: opening and checking images in requests;
+heldout_pictures  pictures drawn by painters written apart from vision_data, for evaluation only
 onnx_runtime  ONNX Runtime GenAI: export with the model builder, the generation loop (lesson 09)
 ollama      find a running Ollama server and its models
 roofline    memory bandwidth and the decode ceiling; bench: python -m course_lib bench (lesson 10)
@@ -26,7 +30,7 @@ chatbot     the streaming ipywidgets chatbot; speech: offline text-to-speech wit
 site        python -m course_lib site: the lessons executed into a static HTML site
 measure     training and generation speed, measured (lesson 02)
 quiz        "Check your understanding" quizzes
-checks      check() / show_solution(): the exercise checker; exercises: every lesson's exercises
+checks      check() / show_solution(): the exercise checker; exercises: one module of exercises per lesson
 widgets     interactive lesson widgets; plots: the course's figures
 paths       where data, models and lessons live
 """

@@ -42,7 +42,11 @@ def documents():
         yield module, module.read_text(encoding="utf-8")  # docstrings and comments
 
 
-@pytest.mark.parametrize("path, text", list(documents()), ids=lambda x: str(x.relative_to(REPO_ROOT)) if hasattr(x, "relative_to") else "")
+def _name(x):
+    return str(x.relative_to(REPO_ROOT)) if hasattr(x, "relative_to") else ""
+
+
+@pytest.mark.parametrize("path, text", list(documents()), ids=_name)
 def test_cited_paths_resolve(path, text):
     missing = []
     for cited in sorted(cited_paths(text, markdown=path.suffix != ".py")):
