@@ -2,7 +2,7 @@
 
 ``data/phi_family.json`` is the single source of the family's published numbers (size, context, benchmarks),
 each with its source. The architectures of Phi-3.5-mini-instruct and Phi-3.5-MoE-instruct are rebuilt from the
-figures in their ``config.json`` files on the Hugging Face Hub (see ``shared/reference/phi-facts.md``) and
+figures in their ``config.json`` files on the Hugging Face Hub (listed in ``data/sources.md``) and
 instantiated on PyTorch's ``meta`` device: every tensor has a shape but no storage, so a 42B-parameter model is
 counted in milliseconds, with no memory and no download.
 """
