@@ -1,6 +1,8 @@
 """The benchmark and the roofline: measured in real worker processes, on the course model, with small settings."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -31,15 +33,52 @@ def test_parameters_read_per_token_skip_the_embedding_unless_tied():
     total = sum(p.numel() for p in meta_model(cfg).parameters())
     assert parameters_read_per_token(cfg) == total - 100 * 16
     assert parameters_read_per_token(tied) == sum(p.numel() for p in meta_model(tied).parameters())
+    # counted by hand: one layer of qkv 16 x 48 + o 16 x 16 + gate_up 16 x 64 + down 32 x 16 + two norms 2 x 16 = 2,592,
+    # the final norm 16 and the output head 100 x 16 = 1,600: 4,208 either way (a tied head is the embedding itself)
+    assert parameters_read_per_token(cfg) == parameters_read_per_token(tied) == 4_208
 
 
 def test_bandwidth_is_a_plausible_number():
     assert 0.5e9 < read_bandwidth(64, repeats=2) < 2e12
 
 
+def test_bandwidth_is_bytes_over_the_best_time(monkeypatch):
+    """With a clock that says the three timed sums took 4, 2 and 3 ms: 64 MiB in 2 ms."""
+    from types import SimpleNamespace
+
+    import course_lib.roofline
+
+    ticks = iter([10.0, 10.004, 20.0, 20.002, 30.0, 30.003])
+    monkeypatch.setattr(course_lib.roofline, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    assert read_bandwidth(64, repeats=3) == pytest.approx(64 * 2**20 / 0.002, rel=1e-6)
+
+
 def test_peak_rss_and_rate_formatting():
     assert 10e6 < peak_rss_bytes() < 20e9
     assert rate(9901.4) == "9,901" and rate(32.34) == "32.3" and rate(0.01706) == "0.0171"
+
+
+PEAK_CHILD = """
+import os
+from course_lib.bench import peak_rss_bytes
+resident = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+before = peak_rss_bytes()
+block = b"x" * (256 * 2**20)  # written, so resident
+during = peak_rss_bytes()
+del block  # given back to the system: the resident size falls, the peak stays
+print(resident, before, during, peak_rss_bytes())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_peak_rss_is_this_process_peak():
+    """In a fresh process started by this (much larger) one: at least what is resident, up by a written block, and
+    still up once the block is freed."""
+    child = subprocess.run([sys.executable, "-c", PEAK_CHILD], capture_output=True, text=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    resident, before, during, after = map(int, child.stdout.split())
+    assert resident <= before < 200e6  # the child's own peak, not its parent's
+    assert during - before >= 0.95 * 256 * 2**20 and after - before >= 0.95 * 256 * 2**20
 
 
 def test_bench_cli_writes_the_ratio_json(tmp_path, capsys):

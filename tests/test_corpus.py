@@ -6,12 +6,25 @@ def test_same_seed_same_corpus():
     assert a.summary() == b.summary()
     assert [d["text"] for d in a.documents] == [d["text"] for d in b.documents]
     assert a.qa_train == b.qa_train
+    other = build_corpus(seed=4, n_stories=30, n_heldout_stories=3)  # the seed decides: another one shuffles otherwise
+    assert [d["text"] for d in other.documents] != [d["text"] for d in a.documents]
 
 
 def test_default_size_is_deterministic():
-    summary = build_corpus().summary()
+    corpus = build_corpus()
+    summary = corpus.summary()
+    assert summary == build_corpus().summary()
     assert summary["qa_heldout_en"] == summary["qa_heldout_zh"] > 100
     assert summary["documents_en"] == summary["documents_zh"]
+    # each count is its own part's, in its own language: checked against the fact table and the default arguments
+    table = fact_table()
+    for lang in ("en", "zh"):
+        assert summary[f"qa_heldout_{lang}"] == sum(len(f["heldout"]) for f in table if f["lang"] == lang), lang
+        assert summary[f"heldout_documents_{lang}"] == 60, lang  # n_heldout_stories, each told in both languages
+        assert summary[f"chats_{lang}"] == 1200 // 4, lang  # every fourth of the 1,200 training stories
+    assert summary["qa_train_en"] + summary["qa_train_zh"] == len(corpus.qa_train)
+    assert summary["documents_en"] + summary["documents_zh"] == len(corpus.documents)
+    assert summary["characters"] == len("".join(d["text"] for d in corpus.documents))
 
 
 def test_heldout_questions_never_trained(small_corpus):

@@ -156,11 +156,12 @@ def test_connection_refused(point, monkeypatch, sdk):
 @pytest.mark.parametrize("backend", ["foundry", "github", "nim", "openai-compatible"])
 def test_missing_key_names_the_variable(point, monkeypatch, backend):
     point(backend)
-    for var in BACKEND_ENV[backend]:
-        if var.endswith(("CREDENTIAL", "TOKEN", "KEY")):
-            monkeypatch.delenv(var)
-    with pytest.raises(MissingKeyError, match=".env"):
+    removed = [var for var in BACKEND_ENV[backend] if var.endswith(("CREDENTIAL", "TOKEN", "KEY"))]
+    for var in removed:
+        monkeypatch.delenv(var)
+    with pytest.raises(MissingKeyError, match=r"\.env") as info:
         ask(backend)
+    assert removed and all(var in str(info.value) for var in removed), str(info.value)
 
 
 def test_empty_messages(point):

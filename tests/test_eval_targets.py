@@ -46,6 +46,7 @@ def test_eval_fails_clearly_for_an_unknown_model():
     result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "tiny-phi-9"], capture_output=True, text=True)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
+    assert "unknown model tiny-phi-9" in result.stderr and "tiny-phi-3.5-mini" in result.stderr  # says which exist
 
 
 def test_vision_model_meets_its_targets_on_new_pictures(figures):

@@ -77,6 +77,15 @@ def test_aux_loss_is_positive_and_near_top_k_at_init(tiny_moe, tok):
     assert TOP_K * 0.8 < value <= EXPERTS  # even routing gives top_k; everything on top_k experts gives num_experts
     layers = aux_loss(tiny_moe, tok, ["The cat sat on the mat.", "小猫坐在垫子上。"], per_layer=True)
     assert len(layers) == LAYERS and all(TOP_K * 0.8 < v <= EXPERTS for v in layers)
+    # the docstring's formula, num_experts x sum_i(f_i x P_i), from each text routed alone (no padding): f_i is expert
+    # i's routing slots per token, P_i its mean router probability, over the real tokens of both texts
+    routed = [route(tiny_moe, tok, text) for text in ["The cat sat on the mat.", "小猫坐在垫子上。"]]
+    probs = torch.cat([r.probs for r in routed], dim=1)  # [layers, tokens, experts]
+    slots = torch.nn.functional.one_hot(torch.cat([r.chosen for r in routed], dim=1), EXPERTS).sum(2).float()
+    by_hand = EXPERTS * (slots.mean(1) * probs.mean(1)).sum(-1)
+    torch.testing.assert_close(torch.tensor(layers), by_hand, rtol=1e-5, atol=1e-6)
+    pooled = EXPERTS * (slots.flatten(0, 1).mean(0) * probs.flatten(0, 1).mean(0)).sum()  # all layers' tokens together
+    assert value == pytest.approx(float(pooled), rel=1e-5)
 
 
 def test_active_parameters_of_the_course_config(tok):
@@ -105,10 +114,31 @@ def test_routing_counts_and_language_comparison(tiny_moe, tok):
         ids = tok(doc["text"], add_special_tokens=False)["input_ids"]
         own = sum(token_script(tok.decode([i])) == doc["lang"] for i in ids)
         assert (row.sum(-1) == TOP_K * own).all()  # every token of the doc's script, top-2 slots each, per layer
+        # and the experts are those route() sees for the doc alone, unpadded
+        alone = route(tiny_moe, tok, doc["text"])
+        keep = [i for i, t in enumerate(alone.tokens) if token_script(t) == doc["lang"]]
+        assert torch.equal(row, torch.nn.functional.one_hot(alone.chosen[:, keep], EXPERTS).sum(dim=(1, 2)).float())
     result = compare_languages(counts, [d["lang"] for d in docs], shuffles=50)
     torch.testing.assert_close(result["en"].sum(-1), torch.ones(LAYERS))
     assert result["tv"].shape == (LAYERS,) and result["null_tv"].shape == (50, LAYERS)
     assert ((result["p_value"] > 0) & (result["p_value"] <= 1)).all()
+
+
+def test_compare_languages_on_counts_made_by_hand():
+    # 2 English then 2 Chinese docs, 2 layers. Layer 0: English uses experts 0 and 1, Chinese 2 and 3 (no overlap);
+    # layer 1: every doc spreads evenly (no preference).
+    even = [1.0, 1.0, 1.0, 1.0]
+    counts = torch.tensor([[[3.0, 1.0, 0.0, 0.0], even], [[1.0, 3.0, 0.0, 0.0], even],
+                           [[0.0, 0.0, 2.0, 2.0], even], [[0.0, 0.0, 2.0, 2.0], even]])
+    result = compare_languages(counts, ["en", "en", "zh", "zh"], shuffles=300)
+    torch.testing.assert_close(result["en"], torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.25] * 4]))
+    torch.testing.assert_close(result["zh"], torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.25] * 4]))
+    torch.testing.assert_close(result["tv"], torch.tensor([1.0, 0.0]))
+    # shuffled labels: 2 of the 6 ways to pick 2 "Chinese" docs of 4 split them as they are (TV 1); the 4 mixed
+    # ones give TV 0.25 (e.g. docs 0+2 against 1+3: shares 3,1,2,2 and 1,3,2,2 over 8)
+    assert set(result["null_tv"][:, 0].tolist()) == {1.0, 0.25} and (result["null_tv"][:, 1] == 0).all()
+    assert 0.2 < float(result["p_value"][0]) < 0.5  # about 1/3: four docs cannot show a preference
+    assert float(result["p_value"][1]) == 1.0
 
 
 def test_total_variation():
@@ -164,6 +194,16 @@ def test_lesson_figures_draw(tiny_moe, tok):
                plot_expert_load(expert_load(routing.chosen, EXPERTS), even=1 / EXPERTS),
                plot_language_routing(result), plot_dense_vs_moe(rows)]
     assert all(len(f.axes) >= 1 for f in figures)
+    heatmap, load, languages, dense_vs_moe = figures
+    for layer in range(LAYERS):  # each layer's panel shows its router probabilities, experts as rows
+        torch.testing.assert_close(torch.as_tensor(heatmap.axes[layer].images[0].get_array()), routing.probs[layer].T)
+    shares = expert_load(routing.chosen, EXPERTS)
+    for e, bars in enumerate(load.axes[0].containers):  # one group of bars per expert, one bar per layer
+        assert [bar.get_height() for bar in bars] == pytest.approx(shares[:, e].tolist())
+    for layer, ax in enumerate(languages.axes):  # each layer's panel names its distance
+        assert ax.get_title().startswith(f"layer {layer}\nTV {float(result['tv'][layer]):.2f} "), ax.get_title()
+    shown = [t.get_text() for ax in dense_vs_moe.axes for t in ax.texts]
+    assert shown == ["5.00", "5.00", "4.00", "4.00", "1.300", "1.300", "1.200", "1.200", "500", "500"]
 
 
 def test_build_trains_the_moe_with_its_balancing_loss_and_saves_it_for_inference(small_corpus, tok, tmp_path):

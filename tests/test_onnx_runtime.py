@@ -68,17 +68,37 @@ def test_streamed_pieces_join_to_the_whole_reply(int4):
     assert len(pieces) > 5
     reply = int4.ask("What is an SLM?", max_new_tokens=40)
     assert "".join(pieces).strip() == str(reply) and "onnxruntime-genai" in reply.label
+    # ask() is built on stream(), so check both against another route: the course's chat prompt, the plain greedy
+    # loop (generate_ids), and the course tokenizer's decoding of its ids
+    from transformers import AutoTokenizer
+
+    prompt = int4.prompt("What is an SLM?")
+    assert prompt == "<|user|>\nWhat is an SLM?<|end|>\n<|assistant|>\n"
+    ids = int4.generate_ids(list(int4.tokenizer.encode(prompt)), max_new_tokens=40)
+    course_tok = AutoTokenizer.from_pretrained(model_dir(MODEL))
+    assert "".join(pieces).strip() == course_tok.decode(ids, skip_special_tokens=True).strip()
 
 
 def test_timed_generation_makes_exactly_the_requested_tokens(int4):
     ids = list(int4.tokenizer.encode(int4.prompt("Hi")))
     timing = int4.timed_generation(ids, 30)
     assert len(timing["ids"]) == 30 and timing["ttft_s"] > 0 and timing["decode_s"] > 0
+    greedy = int4.generate_ids(ids, 30)  # the same greedy tokens, up to where the end token would have stopped them
+    assert greedy and timing["ids"][: len(greedy)] == greedy
 
 
-def test_logits_cover_every_prompt_position(int4):
+def test_logits_cover_every_prompt_position(fp32, int4):
+    import numpy as np
+    import torch
+
     ids = list(int4.tokenizer.encode("Once upon a time, there was a fox."))
     assert int4.logits(ids).shape == (len(ids), 2503)
+    # row i is the prediction after token i: the fp32 export gives transformers' logits at every position
+    model, _ = load(MODEL)
+    with torch.no_grad():
+        want = model(input_ids=torch.tensor([ids])).logits[0].numpy()
+    np.testing.assert_allclose(fp32.logits(ids), want, atol=1e-4, rtol=0)
+    assert int(int4.logits(ids)[-1].argmax()) == int4.generate_ids(ids, 1)[0]  # and the last row picks the next token
 
 
 def test_clear_errors(tmp_path, int4):
@@ -103,4 +123,5 @@ def test_real_onnx_export_is_found_in_the_hub_cache_and_runs(tmp_path, int4):
     shutil.copytree(int4.folder, snapshot / folder)  # the course export, laid out as Microsoft's repository
     found = cached_real_onnx("phi-3.5-mini", cache_dir=str(tmp_path))
     assert found == snapshot / folder
-    assert len(OrtChat(found).ask("What is an SLM?", max_new_tokens=10)) > 0
+    answer = OrtChat(found).ask("What is an SLM?", max_new_tokens=10)
+    assert len(answer) > 0 and str(answer) == str(int4.ask("What is an SLM?", max_new_tokens=10))  # the same export

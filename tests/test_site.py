@@ -53,6 +53,7 @@ def test_home_page_lists_every_lesson(site, tmp_path):
 def test_every_lesson_page_renders_without_errors_and_with_its_figures(site, tmp_path):
     pages = {p.stem: p for p in site[1:]}
     assert set(pages) == {n.stem for n in lessons()}
+    assert LESSONS_WITH_FIGURES <= set(pages)  # every lesson the figure check below names is there to be checked
     for name, page in pages.items():
         dom = rendered_dom(page, tmp_path / name)
         assert "Learning objectives" in dom and "Check your understanding" in dom, name

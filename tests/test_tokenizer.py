@@ -25,6 +25,8 @@ def test_chinese_is_split_per_character(tok):
 
 def test_stop_tokens(tok):
     assert stop_token_ids(tok) == [tok.convert_tokens_to_ids("<|end|>"), tok.eos_token_id]
+    # by another route: the trainer numbers the special tokens first, in SPECIAL_TOKENS order
+    assert stop_token_ids(tok) == tok("<|end|><|endoftext|>", add_special_tokens=False)["input_ids"] == [4, 0]
 
 
 def test_save_and_reload_with_auto_tokenizer(tok, tmp_path):

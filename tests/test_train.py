@@ -1,6 +1,6 @@
 import random
 
-import torch
+import pytest
 
 from course_lib.train import IGNORE, TrainConfig, chat_example, lr_at, pack_blocks, pad_batch, qa_messages, train
 
@@ -17,8 +17,11 @@ def test_training_is_seeded(tok, small_corpus, tiny_model):
 
     blocks = pack_blocks(tok, [d["text"] for d in small_corpus.documents], block_size=32)
     cfg = TrainConfig(steps=5, batch_size=4, lr=1e-2, warmup_steps=1)
-    a, b = copy.deepcopy(tiny_model), copy.deepcopy(tiny_model)
-    assert train(a, blocks, cfg) == train(b, blocks, cfg)
+    a, b, c = copy.deepcopy(tiny_model), copy.deepcopy(tiny_model), copy.deepcopy(tiny_model)
+    losses = train(a, blocks, cfg)
+    assert losses == train(b, blocks, cfg)
+    # the seed is what decides: another seed draws other batches, so other losses
+    assert train(c, blocks, TrainConfig(steps=5, batch_size=4, lr=1e-2, warmup_steps=1, seed=1)) != losses
 
 
 def test_sft_masks_the_prompt(tok):
@@ -50,4 +53,12 @@ def test_schedule_warms_up_then_decays():
     cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
     assert lr_at(0, cfg) < lr_at(9, cfg) == 1.0
     assert abs(lr_at(99, cfg) - 0.1) < 0.01
-    assert torch.is_tensor(torch.tensor(lr_at(50, cfg)))
+    # worked by hand: warm-up is linear, lr * (step + 1) / warmup_steps
+    assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(4, cfg) == pytest.approx(0.5)
+    # then cosine from lr to lr * min_lr_ratio over the remaining 90 steps: 0.1 + 0.9 * (1 + cos(pi * progress)) / 2
+    assert lr_at(10, cfg) == pytest.approx(1.0)  # progress 0
+    assert lr_at(55, cfg) == pytest.approx(0.55)  # progress 1/2: cos = 0, halfway between 1.0 and 0.1
+    assert lr_at(50, cfg) == pytest.approx(0.628142, abs=1e-6)  # progress 4/9: cos(80°) = 0.173648
+    assert lr_at(99, cfg) == pytest.approx(0.100274, abs=1e-6)  # progress 89/90: cos(178°) = -0.999391
+    after_warmup = [lr_at(step, cfg) for step in range(10, 100)]
+    assert after_warmup == sorted(after_warmup, reverse=True)

@@ -1,6 +1,7 @@
 """tiny-phi-3.5-vision: the synthetic tasks, the processor and template, the training loss, and the shipped model
 in-process and through the real local server (image_url with openai, ImageContentItem with azure-ai-inference)."""
 
+import copy
 import random
 
 import pytest
@@ -150,13 +151,32 @@ def test_encoder_labels_fill_the_digit_slots_left_to_right():
 
 def test_stage_one_encoder_pretraining_runs_and_its_probe_scores_every_slot(tiny_llava, processor):
     from course_lib.train import TrainConfig
-    from course_lib.vision import SLOTS, pretrain_encoder, probe_accuracy
+    from course_lib.vision import NO_DIGIT, SLOTS, pretrain_encoder, probe_accuracy
 
     losses, probe = pretrain_encoder(tiny_llava, processor, TrainConfig(steps=3, batch_size=8, lr=1e-3, warmup_steps=1),
                                      progress=False)
     assert len(losses) == 3 and all(loss > 0 for loss in losses)
     accuracy = probe_accuracy(tiny_llava, processor, probe, n=20)
     assert set(accuracy) == {*SLOTS, "digit patches"} and all(0 <= a <= 1 for a in accuracy.values())
+    # A probe that always says one class is right exactly as often as that class is the label: over three different
+    # classes a slot's accuracies add up to at most 1, and to 1 for "shape", which has three. Its patch head always
+    # says "no digit", which no digit centre is: 0.
+    constant, totals = copy.deepcopy(probe), dict.fromkeys(SLOTS, 0.0)
+    with torch.no_grad():
+        for head in [*constant.heads, constant.patch_head]:
+            head.weight.zero_()
+        constant.patch_head.bias.copy_(torch.nn.functional.one_hot(torch.tensor(NO_DIGIT), NO_DIGIT + 1))
+    for c in range(3):
+        with torch.no_grad():
+            for head in constant.heads:  # c shifted by (classes - 3): "shape" says c, "color" 3 + c, so heads differ
+                n = head.out_features
+                head.bias.copy_(torch.nn.functional.one_hot(torch.tensor((c + n - 3) % n), n))
+        said_c = probe_accuracy(tiny_llava, processor, constant, n=20)
+        assert said_c["digit patches"] == 0
+        for slot in SLOTS:
+            totals[slot] += said_c[slot]
+    assert SLOTS["shape"] == 3 and totals["shape"] == pytest.approx(1.0)
+    assert all(total <= 1 + 1e-9 for total in totals.values()), totals
 
 
 def test_stage_two_keeps_the_encoder_frozen_and_trains_the_projector(tiny_llava, processor):
@@ -178,13 +198,19 @@ def test_eval_command_reports_every_task_against_its_target(tmp_path, capsys):
     import json
 
     from course_lib.__main__ import main
+    from course_lib.heldout_pictures import PICTURE_SETS
     from course_lib.vision import TARGETS
 
     assert main(["eval", NAME, "--images", "3", "--json", str(tmp_path / "eval.json")]) == 0
     out = capsys.readouterr().out
     assert all(task in out for task in TASKS) and "target" in out
-    accuracy = json.loads((tmp_path / "eval.json").read_text())[NAME]
+    result = json.loads((tmp_path / "eval.json").read_text())
+    accuracy = result["vision"]  # {task: {picture set: accuracy}}
     assert set(accuracy) == set(TARGETS) == set(TASKS)
+    for task, by_set in accuracy.items():  # by default every picture set; 3 pictures each, so thirds
+        assert set(by_set) == set(PICTURE_SETS), task
+        assert all(0 <= a <= 1 and a * 3 == pytest.approx(round(a * 3)) for a in by_set.values()), (task, by_set)
+    assert result["meta"]["settings"]["images_per_task"] == 3
 
 
 
