@@ -98,15 +98,17 @@ def test_shipped_model_loads_with_the_auto_classes_and_sees():
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from course_lib.models import model_dir
-    from course_lib.vision import ask, evaluate
+    from course_lib.vision import ask, ask_batch, evaluate
 
     model = AutoModelForImageTextToText.from_pretrained(model_dir(NAME))
     processor = AutoProcessor.from_pretrained(model_dir(NAME))
     assert type(model).__name__ == "LlavaForConditionalGeneration"
     accuracy = evaluate(model.float().eval(), processor, n_per_task=10, seed=777)
     assert accuracy["color"] >= 0.8 and sum(accuracy.values()) / len(accuracy) >= 0.6, accuracy
-    ex = make_example(random.Random(8), "color")
-    assert isinstance(ask(model, processor, ex.images, ex.question), str)
+    examples = make_examples(2, seed=8)  # every task, one and two images, prompts of different lengths
+    alone = [ask(model, processor, ex.images, ex.question) for ex in examples]
+    assert ask_batch(model, processor, [(ex.images, ex.question) for ex in examples]) == alone  # padding changes nothing
+    assert sum(vision_correct(ex, reply) for ex, reply in zip(examples, alone, strict=True)) >= len(examples) // 2
 
 
 @shipped
