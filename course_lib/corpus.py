@@ -64,6 +64,16 @@ class Corpus:
     qa_heldout: list[QA] = field(default_factory=list)
     chats: list[dict] = field(default_factory=list)  # extra SFT chats (stories): {"messages", "lang"}
 
+    def asked(self, question: str, lang: str | None = None) -> QA:
+        """The course question with this wording; with `lang`, the same fact's held-out question in that language
+        (to score a reply against what was asked, or against the fact's twin in the other language)."""
+        qa = next((q for q in self.qa_train + self.qa_heldout if q.question == question), None)
+        if qa is None:
+            raise KeyError(f"{question!r} is not a course question (training or held-out wording)")
+        if lang is None or lang == qa.lang:
+            return qa
+        return next(q for q in self.qa_heldout if q.fact == qa.fact and q.lang == lang)
+
     def only(self, languages) -> Corpus:
         """The same corpus restricted to some languages (tiny-phi-3-mini gets English only)."""
         keep = set(languages)

@@ -1,3 +1,5 @@
+import pytest
+
 from course_lib.corpus import build_corpus, fact_table
 
 
@@ -53,3 +55,12 @@ def test_seed_lesson_content_is_covered():
                  "chatbots", "education", "accessibility", "退役", "微调"]:
         assert term in text, term
 
+
+
+def test_asked_finds_a_question_and_its_twin_in_the_other_language(small_corpus):
+    q = next(q for q in small_corpus.qa_heldout if q.lang == "zh")
+    assert small_corpus.asked(q.question) == q
+    twin = small_corpus.asked(q.question, "en")
+    assert twin.fact == q.fact and twin.lang == "en" and twin.answer != q.answer
+    with pytest.raises(KeyError):
+        small_corpus.asked("Not a course question?")
