@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     serve.add_argument("--port", type=int, help="port to listen on (default: a free one)")
     chat = sub.add_parser("chat", help="ask a model on any backend; prints the answer and which backend/model wrote it")
     chat.add_argument("prompt")
-    chat.add_argument("--backend", help="auto (default), local, foundry, github, nim, ollama, openai-compatible")
+    chat.add_argument("--backend", help="auto (default), local, foundry, foundry-local, github, nim, ollama, openai-compatible")
     chat.add_argument("--model", default="phi-3.5-mini", help="short name (phi-3-mini, phi-3.5-mini, ...) or a backend id")
     chat.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     site = sub.add_parser("site", help="execute every lesson and build a static HTML course site (default: _site/)")

@@ -16,7 +16,16 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from course_lib.backends import BACKENDS, endpoint, is_configured, is_reachable, load_env_file
+from course_lib.backends import (
+    AZURE_INFERENCE_RETIREMENT,
+    BACKENDS,
+    FOUNDRY_LEGACY,
+    endpoint,
+    foundry_v1_base_url,
+    is_configured,
+    is_reachable,
+    load_env_file,
+)
 from course_lib.errors import (
     AuthError,
     BackendUnreachableError,
@@ -33,18 +42,23 @@ from course_lib.errors import (
 )
 from course_lib.messages import Reply, as_messages
 
-AUTO_ORDER = ("foundry", "nim", "ollama", "openai-compatible")  # github is retired: never picked automatically
+AUTO_ORDER = ("foundry", "nim", "foundry-local", "ollama", "openai-compatible")  # github is retired: never picked
 MAX_RETRIES = 2  # bounded retries on 429
 MAX_RETRY_WAIT = 10.0  # seconds: a longer Retry-After is reported rather than waited for
 
-# Short names lessons use -> the id each backend knows. Ollama's library has no Phi-3.5-MoE or -vision tag, so those
-# names go to Ollama unchanged and, if it has no such model, its 404 lists the models it has.
+# Short names lessons use -> the id each backend knows. On Foundry the model is your *deployment's* name: these are
+# the names a deployment gets by default. Foundry Local takes its alias here and resolves it to the loaded build's id
+# (course_lib.foundry_local). Ollama's library has no Phi-3.5-MoE or -vision tag, so those names go to Ollama
+# unchanged and, if it has no such model, its 404 lists the models it has.
 MODEL_IDS = {
     "phi-3-mini": {"local": "tiny-phi-3-mini", "foundry": "Phi-3-mini-4k-instruct", "github": "microsoft/Phi-3-mini-4k-instruct",
-                   "nim": "microsoft/phi-3-mini-4k-instruct", "ollama": "phi3", "openai-compatible": "tiny-phi-3-mini"},
+                   "nim": "microsoft/phi-3-mini-4k-instruct", "foundry-local": "phi-3-mini-4k", "ollama": "phi3",
+                   "openai-compatible": "tiny-phi-3-mini"},
     "phi-3.5-mini": {"local": "tiny-phi-3.5-mini", "foundry": "Phi-3.5-mini-instruct",
                      "github": "microsoft/Phi-3.5-mini-instruct", "nim": "microsoft/phi-3.5-mini-instruct",
-                     "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-mini"},
+                     "foundry-local": "phi-3.5-mini", "ollama": "phi3.5", "openai-compatible": "tiny-phi-3.5-mini"},
+    "phi-4-mini": {"foundry": "Phi-4-mini-instruct", "nim": "microsoft/phi-4-mini-instruct", "foundry-local": "phi-4-mini",
+                   "ollama": "phi4-mini"},
     "phi-3.5-moe": {"local": "tiny-phi-3.5-moe", "foundry": "Phi-3.5-MoE-instruct", "github": "microsoft/Phi-3.5-MoE-instruct",
                     "nim": "microsoft/phi-3.5-moe-instruct", "openai-compatible": "tiny-phi-3.5-moe"},
     "phi-3.5-vision": {"local": "tiny-phi-3.5-vision", "foundry": "Phi-3.5-vision-instruct",
@@ -61,6 +75,7 @@ class Connection:
     base_url: str
     api_key: str = field(repr=False)
     timeout: float = 60.0
+    key_var: str | None = None  # the variable the key came from, named in error messages (never its value)
 
 
 def timeout_seconds() -> float:
@@ -87,28 +102,44 @@ def choose_backend(name: str | None = None) -> str:
     return name
 
 
-def connect(backend: str | None = None) -> Connection:
-    """Resolve a backend to its base URL and key, or say exactly which variable is missing."""
+def connect(backend: str | None = None, sdk: str = "openai") -> Connection:
+    """Resolve a backend to its base URL and key, or say exactly which variable is missing.
+
+    Foundry has two paths: the openai SDK on `<AZURE_OPENAI_ENDPOINT>/openai/v1/` (current), and, for sdk="azure"
+    only, the deprecated azure-ai-inference SDK on AZURE_INFERENCE_ENDPOINT with AZURE_INFERENCE_CREDENTIAL."""
     name = choose_backend(backend)
-    spec = BACKENDS[name]
+    spec = FOUNDRY_LEGACY if (name, sdk) == ("foundry", "azure") else BACKENDS[name]
     if name == "local":
         from course_lib.serve import local_server
 
         return Connection("local", local_server().base_url, "not-needed", timeout_seconds())
+    if name == "foundry-local":
+        from course_lib import foundry_local
+
+        return Connection(name, foundry_local.discover(), "not-needed", timeout_seconds())
     missing = [v for v in spec.secret_vars if not os.environ.get(v, "").strip()]
     if spec.default_endpoint is None and not os.environ.get(spec.endpoint_var or "", "").strip():
         missing.append(spec.endpoint_var)
     if missing and name != "ollama":
+        hint = ""
+        if spec is BACKENDS["foundry"] and all(os.environ.get(v, "").strip() for v in ("AZURE_INFERENCE_ENDPOINT",
+                                                                                         "AZURE_INFERENCE_CREDENTIAL")):
+            hint = (" Your AZURE_INFERENCE_* variables serve only the deprecated azure-ai-inference path "
+                    f"(sdk='azure', retirement {AZURE_INFERENCE_RETIREMENT}); the current openai path needs the "
+                    "resource's endpoint and key under the new names.")
         raise MissingKeyError(
-            f"The {name} backend needs {' and '.join(missing)}. "
-            f"Put {'it' if len(missing) == 1 else 'them'} in .env (see .env.example), "
-            f"or use the offline course models with COURSE_BACKEND=local."
+            f"The {name} backend{' (azure-ai-inference path)' if spec is FOUNDRY_LEGACY else ''} needs "
+            f"{' and '.join(missing)}. Put {'it' if len(missing) == 1 else 'them'} in .env (see .env.example), "
+            f"or use the offline course models with COURSE_BACKEND=local.{hint}"
         )
     url = endpoint(spec).rstrip("/")
     if name == "ollama" and not url.endswith("/v1"):
         url += "/v1"  # Ollama's OpenAI-compatible API lives under /v1
-    key = os.environ.get(spec.secret_vars[0], "").strip() if spec.secret_vars else "ollama"
-    return Connection(name, url, key or "not-needed", timeout_seconds())
+    if spec is BACKENDS["foundry"]:
+        url = foundry_v1_base_url(url)
+    key_var = spec.secret_vars[0] if spec.secret_vars else None
+    key = os.environ.get(key_var, "").strip() if key_var else "ollama"
+    return Connection(name, url, key or "not-needed", timeout_seconds(), key_var)
 
 
 def resolve_model(name: str, backend: str) -> str:
@@ -120,9 +151,7 @@ def openai_client(conn: Connection):
     """The real openai SDK client for a connection (retries are ours: bounded and Retry-After aware)."""
     from openai import OpenAI
 
-    headers = {"api-key": conn.api_key} if conn.backend == "foundry" else None  # Azure accepts its api-key header
-    return OpenAI(base_url=conn.base_url, api_key=conn.api_key, timeout=conn.timeout, max_retries=0,
-                  default_headers=headers)
+    return OpenAI(base_url=conn.base_url, api_key=conn.api_key, timeout=conn.timeout, max_retries=0)
 
 
 def azure_client(conn: Connection):
@@ -193,7 +222,7 @@ def translate_error(exc: Exception, conn: Connection, model: str) -> CourseError
             "or use the offline course models with COURSE_BACKEND=local.")
     status, detail, _ = _status_and_detail(exc)
     if status in (401, 403):
-        key_var = BACKENDS[conn.backend].secret_vars[0] if BACKENDS[conn.backend].secret_vars else "the key"
+        key_var = conn.key_var or "the key"
         scope = " A fine-grained GitHub token also needs the models:read permission." if conn.backend == "github" else ""
         return AuthError(f"{where} refused the key (HTTP {status}). Check {key_var} in .env: is it complete, current, "
                          f"and allowed to use this model?{scope}")
@@ -204,8 +233,8 @@ def translate_error(exc: Exception, conn: Connection, model: str) -> CourseError
                                   f"Course short names: {', '.join(MODEL_IDS)}.")
     if status == 410:
         return ServiceRetiredError(
-            f"{where} answered 410 Gone: GitHub Models was retired on 2026-07-30. Use Microsoft Foundry Models "
-            "(set AZURE_INFERENCE_ENDPOINT and AZURE_INFERENCE_CREDENTIAL, same azure-ai-inference code) "
+            f"{where} answered 410 Gone: GitHub Models was retired on 2026-07-30. Use Microsoft Foundry "
+            "(set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY: the openai SDK on <endpoint>/openai/v1/) "
             "or the offline course models with COURSE_BACKEND=local.")
     if status == 429:
         return RateLimitError(f"{where} is rate limited (HTTP 429), still after {MAX_RETRIES} retries. "
@@ -260,8 +289,12 @@ def call_with_retries(call, conn: Connection, model: str):
 def chat(prompt, backend: str | None = None, model: str = "phi-3.5-mini", sdk: str = "openai", system: str | None = None,
          stream: bool = False, **params):
     """Send a chat to any backend with either SDK. Returns a labelled Reply, or yields text pieces when stream=True."""
-    conn = connect(backend)
+    conn = connect(backend, sdk)
     model_id = resolve_model(model, conn.backend)
+    if conn.backend == "foundry-local":  # its alias -> the id of the build it has loaded, or what to run
+        from course_lib import foundry_local
+
+        model_id = foundry_local.resolve_model(model_id, conn.base_url, conn.timeout)
     messages = as_messages(prompt, system)
     params.setdefault("max_tokens", 256)  # transformers serve would otherwise allow 1024, past a course model's window
     params.setdefault("temperature", 0.0)  # repeatable answers unless the caller asks for sampling
