@@ -12,7 +12,7 @@ import platform
 import sys
 from urllib.parse import urlparse
 
-PACKAGES = ["torch", "transformers", "tokenizers", "safetensors", "peft", "openai", "azure-ai-inference",
+PACKAGES = ["torch", "transformers", "tokenizers", "safetensors", "peft", "openai", "azure-ai-inference", "foundry-local-sdk",
             "ipywidgets", "matplotlib", "jupyterlab", "nbmake"]
 
 

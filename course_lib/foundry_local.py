@@ -115,3 +115,22 @@ def resolve_model(alias: str, base_url: str, timeout: float = 10.0) -> str:
                                  f"Run `foundry model load {alias}` (or `foundry model run {alias}`), then try again.")
     raise ModelNotFoundError(f"Foundry Local has no {alias!r} downloaded.{have} Run `foundry model run {alias}`: "
                              "it downloads the model the first time (a few GB, once) and loads it.")
+
+
+SDK_MISSING = ("Foundry Local's Python SDK is not installed here. `pip install foundry-local-sdk` adds it "
+               "(requirements.txt installs it on Linux x86-64, where it pulls only CPU packages; on Windows, "
+               "`foundry-local-sdk-winml` adds the WinML execution providers).")
+
+
+def sdk_manager(app_name: str = "slm-course"):
+    """Foundry Local's in-process manager, or None without the SDK. One per process (the SDK keeps a singleton);
+    its app data goes to a fresh temporary folder, so a rerun starts from a clean local catalogue."""
+    try:
+        from foundry_local_sdk import Configuration, FoundryLocalManager
+    except ImportError:
+        return None
+    if getattr(FoundryLocalManager, "instance", None) is None:
+        import tempfile
+
+        FoundryLocalManager.initialize(Configuration(app_name=app_name, app_data_dir=tempfile.mkdtemp(prefix="foundry-local-")))
+    return FoundryLocalManager.instance
