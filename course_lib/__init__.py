@@ -16,7 +16,7 @@ claims      claim(): a lesson's sentence about its run, checked against that run
 doctor      versions, device, models, backends (python -m course_lib doctor)
 backends    which backends exist and whether each is configured / reachable
 serve       the local OpenAI-compatible server (transformers serve) for the course models
-clients     any backend -> real openai / azure-ai-inference clients, model names, retries
+clients     any backend -> real openai (and the deprecated azure-ai-inference) clients, model names, retries
 errors      the course's exceptions: what went wrong and what to do
 family      the Phi family's cited facts and real configs (parameters counted on the meta device)
 moe         the course's mixture of experts: its config, and what its router does with each token (lesson 08)
@@ -24,6 +24,7 @@ vision_data the synthetic pictures, questions and answers of the vision tasks; v
             model, its two training stages and its answers; images: opening and checking images in requests;
 heldout_pictures  pictures drawn by painters written apart from vision_data, for evaluation only
 onnx_runtime  ONNX Runtime GenAI: export with the model builder, the generation loop (lesson 09)
+foundry_local  Foundry Local: find its service (env or CLI), alias -> loaded build; its in-process SDK (lesson 09)
 ollama      find a running Ollama server and its models
 roofline    memory bandwidth and the decode ceiling; bench: python -m course_lib bench (lesson 10)
 chatbot     the streaming ipywidgets chatbot; speech: offline text-to-speech with espeak-ng (lesson 11)
