@@ -137,3 +137,19 @@ def plot_benchmark_vs_size(family: dict, benchmark: str = "MMLU"):
     fig.text(0.01, 0.01, textwrap.fill(caption, 120), fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def phi4_configs(family: dict) -> dict:
+    """A Phi3Config per Phi-4 model whose config.json values are recorded and whose class transformers has in core
+    (Phi-4, Phi-4-mini): the same meta-device count as for Phi-3.5 then applies."""
+    from transformers import Phi3Config
+
+    return {m["name"]: Phi3Config(**m["config"]) for m in family["phi4_family"]
+            if m["config"] and m["architecture"] == "Phi3ForCausalLM"}
+
+
+def kv_cache_bytes_per_token(config, bytes_per_value: int = 2) -> int:
+    """What one token adds to the KV cache: a key and a value per layer per KV head (fp16/bf16 by default).
+    Grouped-query attention (fewer KV heads than heads) shrinks it."""
+    head_dim = config.hidden_size // config.num_attention_heads
+    return 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * bytes_per_value
