@@ -27,6 +27,8 @@ onnx_runtime  ONNX Runtime GenAI: export with the model builder, the generation 
 foundry_local  Foundry Local: find its service (env or CLI), alias -> loaded build; its in-process SDK (lesson 09)
 ollama      find a running Ollama server and its models
 roofline    memory bandwidth and the decode ceiling; bench: python -m course_lib bench (lesson 10)
+real_width  the roofline measured on a Phi-3-mini-wide int4 slice with random weights (lesson 10)
+distill     knowledge distillation: a student on a teacher's soft targets (lesson 03)
 chatbot     the streaming ipywidgets chatbot; speech: offline text-to-speech with espeak-ng (lesson 11)
 site        python -m course_lib site: the lessons executed into a static HTML site
 measure     training and generation speed, measured (lesson 02)

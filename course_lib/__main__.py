@@ -144,7 +144,8 @@ def cmd_bench(args) -> int:
     if unknown:
         print(f"Unknown runtime {', '.join(unknown)}. Choose from: {', '.join(RUNTIMES)}.", file=sys.stderr)
         return 2
-    result = run_bench(args.model, runtimes, new_tokens=args.new_tokens, repeats=args.repeats)
+    result = run_bench(args.model, runtimes, new_tokens=args.new_tokens, repeats=args.repeats,
+                       real_width=not args.no_real_width)
     print(table(result))
     if args.json:
         from course_lib.report import run_meta, write_json
@@ -206,6 +207,8 @@ def main(argv=None) -> int:
     bench.add_argument("--new-tokens", type=int, default=64, help="tokens generated per timed run (default: 64)")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs per runtime; the median is reported")
     bench.add_argument("--runtimes", help="comma-separated subset, e.g. 'transformers fp32,onnxruntime-genai int4'")
+    bench.add_argument("--no-real-width", action="store_true",
+                       help="skip the Phi-3-mini-wide slice (about a minute, up to 4 GB of memory)")
     rep = sub.add_parser("report", help="regenerate the README's tables from results/*.json")
     rep.add_argument("--check", action="store_true", help="only say whether the README is out of date (exit 1 if so)")
     rep.add_argument("--durations", nargs="?", const=str(DURATIONS_LOG), metavar="FILE",

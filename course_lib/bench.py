@@ -249,8 +249,9 @@ def roofline_rows(bandwidth: float, course_model: str) -> list[dict]:
 
 
 def run(model: str = "tiny-phi-3.5-mini", runtimes=RUNTIMES, new_tokens: int = 64, repeats: int = 3,
-        n_questions: int = 16, n_stories: int = 16, progress: bool = True) -> dict:
-    """Measure every runtime in its own process, one after another, then the bandwidth and the roofline."""
+        n_questions: int = 16, n_stories: int = 16, progress: bool = True, real_width: bool = True) -> dict:
+    """Measure every runtime in its own process, one after another, then the bandwidth and the roofline, and
+    (unless real_width=False) the roofline measured on a Phi-3-mini-wide slice (course_lib.real_width)."""
     import platform
 
     import torch
@@ -266,13 +267,18 @@ def run(model: str = "tiny-phi-3.5-mini", runtimes=RUNTIMES, new_tokens: int = 6
     with tempfile.TemporaryDirectory() as tmp:
         task_file = Path(tmp) / "task.json"
         task_file.write_text(json.dumps(task, ensure_ascii=False))
-        steps = tqdm(list(runtimes) + ["memory bandwidth"], desc="bench", disable=not progress)
+        steps = tqdm(list(runtimes) + ["memory bandwidth"] + (["real-width slice"] if real_width else []), desc="bench",
+                     disable=not progress)
         for name in steps:
             steps.set_description(name)
             if name.startswith("onnxruntime-genai"):
                 export(model, name.split()[1])  # outside the timed process: the export is not part of the runtime
             if name == "memory bandwidth":
                 bandwidth = read_bandwidth()
+            elif name == "real-width slice":
+                from course_lib import real_width as slice_bench
+
+                wide = slice_bench.measure(bandwidth)
             else:
                 rows.append(run_worker(name, task_file))
     by_name = {r["runtime"]: r for r in rows if "error" not in r}
@@ -296,6 +302,7 @@ def run(model: str = "tiny-phi-3.5-mini", runtimes=RUNTIMES, new_tokens: int = 6
     return {
         "model": model, "rows": rows, "ratios": ratios, "bandwidth_bytes_per_s": bandwidth,
         "roofline": roofline_rows(bandwidth, model),
+        **({"real_width": wide} if real_width else {}),
         "settings": {k: task[k] for k in ("new_tokens", "repeats", "answer_tokens")}
         | {"questions": len(task["question_prompts"]), "stories": len(task["stories"])},
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
@@ -329,6 +336,15 @@ def table(result: dict) -> str:
                  f"{result['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s -> decode ceilings at batch 1:")
     for r in result["roofline"]:
         lines.append(f"  {r['model']:44} {r['precision']:5} {rate(r['ceiling_tok_s']):>10} tok/s")
+    if "real_width" in result:
+        w = result["real_width"]
+        lines.append(f"\nreal width (Phi-3-mini's shape, {w['layers']} of 32 layers, int4, random weights): "
+                     f"{w['decode_tok_s']:.1f} tok/s ({w['decode_tok_s_1_thread']:.1f} on 1 thread), "
+                     f"{w['bytes_per_token'] / 1e6:,.0f} MB read per token = {w['achieved_gbs']:.1f} GB/s, "
+                     f"{w['fraction_of_roofline']:.0%} of the roofline: {w['bound']}-bound; all 32 layers: "
+                     f"{w['full_32_layers']['bytes_per_token'] / 1e9:.2f} GB per token, ceiling "
+                     f"{w['full_32_layers']['roofline_tok_s']:.1f} tok/s, at the achieved rate "
+                     f"{w['full_32_layers']['at_achieved_rate_tok_s']:.1f} tok/s")
     return "\n".join(lines)
 
 

@@ -186,3 +186,30 @@ def plot_dense_vs_moe(rows: list[dict]):
             ax.legend(fontsize=7, loc="upper center", ncol=len(series), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def attention_mask(n: int, window: int | None = None):
+    """Which earlier tokens each token may attend to: causal (a decoder), or causal within a sliding window."""
+    import torch
+
+    i = torch.arange(n)
+    allowed = i[None, :] <= i[:, None]
+    if window is not None:
+        allowed &= i[:, None] - i[None, :] < window
+    return allowed
+
+
+def plot_attention_masks(n: int = 12, window: int = 4):
+    """Side by side: full causal attention (GPT, Phi) and sliding-window attention (Mistral 7B), one row per token."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.2))
+    for ax, (title, w) in zip(axes, [("decoder-only, causal (GPT, Phi)", None),
+                                    (f"sliding window of {window} (Mistral 7B)", window)], strict=True):
+        mask = attention_mask(n, w)
+        ax.imshow(mask.numpy(), cmap="Blues", vmin=0, vmax=1.4)
+        ax.set(title=title, xlabel="attends to token", ylabel="token", xticks=range(n), yticks=range(n))
+        ax.tick_params(labelsize=7)
+        for row in range(n):
+            ax.text(n - 0.4, row, f" {int(mask[row].sum())}", va="center", fontsize=7)
+    fig.suptitle("Which earlier tokens each token sees (the count on the right)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -99,11 +99,12 @@ def optimizer_step(optimizer, parameters, loss: torch.Tensor, step: int, cfg: Tr
     return loss.item()
 
 
-def train(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "training") -> list[float]:
+def train(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "training", loss_fn=None) -> list[float]:
     """Train `model` in place and return the loss of every step.
 
     `data` is either a [n, block] tensor of packed blocks (pretraining) or a
-    list of (ids, labels) pairs (fine-tuning).
+    list of (ids, labels) pairs (fine-tuning). `loss_fn(model, batch)` replaces the
+    model's own next-token loss (distillation uses it: course_lib.distill).
     """
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -127,7 +128,8 @@ def train(model, data, cfg: TrainConfig, pad_id: int = 0, desc: str = "training"
             batch = {"input_ids": data[rows], "labels": data[rows]}
         else:
             batch = pad_batch(rng.choice(groups), pad_id)
-        losses.append(optimizer_step(optimizer, model.parameters(), model(**batch).loss, step, cfg))
+        loss = loss_fn(model, batch) if loss_fn else model(**batch).loss
+        losses.append(optimizer_step(optimizer, model.parameters(), loss, step, cfg))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
     model.eval()

@@ -83,8 +83,8 @@ def test_peak_rss_is_this_process_peak():
 
 def test_bench_cli_writes_the_ratio_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = main(["bench", "--json", str(out), "--new-tokens", "8", "--repeats", "1",
-                 "--runtimes", f"{BASELINE},onnxruntime-genai int4"])
+    code = main(["bench", "--json", str(out), "--new-tokens", "8", "--repeats", "1", "--no-real-width",
+                 "--runtimes", f"{BASELINE},onnxruntime-genai int4"])  # the slice runs in lesson 10
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
     assert code == 0 and "ort_int4_vs_transformers_decode" in printed
@@ -99,3 +99,26 @@ def test_bench_cli_writes_the_ratio_json(tmp_path, capsys):
 def test_bench_cli_rejects_an_unknown_runtime(capsys):
     assert main(["bench", "--runtimes", "llama.cpp q4"]) == 2
     assert "Choose from" in capsys.readouterr().err
+
+
+def test_real_width_slice_has_phi3_minis_shape_and_reads_its_weight_bytes():
+    """The slice's config is Phi-3-mini's, cut to a few layers; weight_bytes splits an export's files by part (here
+    on a tiny export of the same class: the course model's int4 folder from lesson 09's exporter)."""
+    from course_lib.family import phi35_mini_config
+    from course_lib.onnx_runtime import export
+    from course_lib.real_width import slice_config, weight_bytes
+
+    cut, real = slice_config(2), phi35_mini_config()
+    for key in ("vocab_size", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads"):
+        assert getattr(cut, key) == getattr(real, key), key
+    assert cut.num_hidden_layers == 2 and cut.architectures == ["Phi3ForCausalLM"]
+    folder = export("tiny-phi-3.5-mini", "int4")
+    parts = weight_bytes(folder)
+    data = (folder / "model.onnx.data").stat().st_size
+    assert all(v > 0 for v in parts.values()) and sum(parts.values()) <= data
+    assert parts["embedding"] == len_vocab_times_hidden_fp32(folder)
+
+
+def len_vocab_times_hidden_fp32(folder):
+    config = json.loads((folder / "genai_config.json").read_text())["model"]
+    return config["vocab_size"] * config["decoder"]["hidden_size"] * 4  # the builder keeps the embedding in fp32
