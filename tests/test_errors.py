@@ -147,12 +147,14 @@ def test_429_honours_retry_after_then_succeeds(point, httpserver):
     assert reply.backend.startswith("nim") and reply.model == "microsoft/phi-3.5-mini-instruct"
 
 
-def test_429_retries_are_bounded(point, httpserver):
-    point("openai-compatible")
+@pytest.mark.parametrize(("backend", "sdk"), [("openai-compatible", "openai"), ("foundry", "openai"), ("foundry", "azure"),
+                                            ("foundry-local", "openai")])
+def test_429_retries_are_bounded(point, httpserver, backend, sdk):
+    point(backend)
     httpserver.expect_request(CHAT).respond_with_response(Response("slow down", 429, {"Retry-After": "0"}))
     with pytest.raises(RateLimitError, match="rate limited"):
-        ask("openai-compatible")
-    assert len(httpserver.log) == clients.MAX_RETRIES + 1
+        ask(backend, sdk=sdk)
+    assert sum(r.path.endswith("/chat/completions") for r, _ in httpserver.log) == clients.MAX_RETRIES + 1
 
 
 def test_a_long_retry_after_is_reported_not_waited_for(point, httpserver):

@@ -51,6 +51,16 @@ def test_eval_results_have_the_published_shape(results):
     assert len(results["eval_answers"]) == sum(r["questions"] for by in ev["text"].values() for r in by.values())
 
 
+def test_bench_results_hold_the_real_width_roofline(results):
+    """The benchmark measured a Phi-3-mini-wide slice: its fields, and arithmetic that must agree with itself."""
+    w = results["bench"]["real_width"]
+    assert {"layers", "decode_tok_s", "bytes_per_token", "bandwidth_gbs", "fraction_of_roofline"} <= set(w)
+    assert w["achieved_gbs"] * 1e9 == pytest.approx(w["decode_tok_s"] * w["bytes_per_token"])
+    assert w["fraction_of_roofline"] == pytest.approx(w["achieved_gbs"] / w["bandwidth_gbs"])
+    assert 0 < w["fraction_of_roofline"] < 1.05 and w["bound"] in ("bandwidth", "compute")
+    assert w["peak_builder_rss_bytes"] < 4e9  # the issue's memory budget
+
+
 def test_the_english_only_model_scores_near_zero_in_chinese(results):
     """It answers Chinese questions in English: not an answer, however right the number in it."""
     assert results["eval"]["text"]["tiny-phi-3-mini"]["zh"]["accuracy"] <= 0.10
