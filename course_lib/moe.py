@@ -20,8 +20,8 @@ import torch
 from transformers import PhimoeConfig
 from transformers.models.phimoe.modeling_phimoe import load_balancing_loss_func, sparsemixer
 
-# Switch Transformer's value (arXiv 2101.03961), ten times Phi-3.5-MoE's 0.001: a run of under two thousand steps with 4 experts has
-# little time to recover from a router that starts to favour a few experts, so balance is pushed harder.
+# Switch Transformer's value (arXiv 2101.03961), ten times Phi-3.5-MoE's 0.001: a run of under two thousand steps with
+# 4 experts has little time to recover from a router that starts to favour a few experts, so balance is pushed harder.
 AUX_LOSS_COEF = 0.01
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 LATIN = re.compile(r"[A-Za-z]")
