@@ -21,6 +21,7 @@ from course_lib.backends import (
     BACKENDS,
     FOUNDRY_LEGACY,
     endpoint,
+    foundry_paths,
     foundry_v1_base_url,
     is_configured,
     is_reachable,
@@ -122,8 +123,7 @@ def connect(backend: str | None = None, sdk: str = "openai") -> Connection:
         missing.append(spec.endpoint_var)
     if missing and name != "ollama":
         hint = ""
-        if spec is BACKENDS["foundry"] and all(os.environ.get(v, "").strip() for v in ("AZURE_INFERENCE_ENDPOINT",
-                                                                                         "AZURE_INFERENCE_CREDENTIAL")):
+        if spec is BACKENDS["foundry"] and foundry_paths()["legacy"]:
             hint = (" Your AZURE_INFERENCE_* variables serve only the deprecated azure-ai-inference path "
                     f"(sdk='azure', retirement {AZURE_INFERENCE_RETIREMENT}); the current openai path needs the "
                     "resource's endpoint and key under the new names.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,8 +47,6 @@ def write_random_checkpoint(folder: Path, layers: int = SLICE_LAYERS, seed: int 
 
     Tensors are made one at a time from their shapes on the meta device, so memory holds the fp16 weights only.
     Returns the number of parameters."""
-    import shutil
-
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM
@@ -86,8 +85,6 @@ def export_slice(layers: int = SLICE_LAYERS, force: bool = False) -> Path:
     if done.returncode != 0 or not (out / "model.onnx").exists():
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise CourseError("The ONNX model builder failed on the Phi-3-mini slice:\n" + "\n".join(tail))
-    import shutil
-
     shutil.rmtree(source)  # 0.8 GB of fp16 weights: the int4 export is all the measurement needs
     (out / "slice.json").write_text(json.dumps(stamp, indent=2))
     return out
