@@ -1,4 +1,4 @@
-"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site | bench | report"""
+"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site | bench | report | i18n"""
 
 from __future__ import annotations
 
@@ -130,7 +130,8 @@ def cmd_site(args) -> int:
     from course_lib.site import SITE_DIR, build_site
 
     pages = build_site(Path(args.out) if args.out else SITE_DIR, reuse=not args.fresh)
-    print(f"{len(pages)} pages written. Open {pages[0]} in a browser.")
+    print(f"{sum(map(len, pages.values()))} pages written. Open {pages['en'][0]} in a browser "
+          f"(简体中文: {pages['zh-CN'][0]}).")
     return 0
 
 
@@ -174,6 +175,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_i18n(args) -> int:
+    from course_lib import i18n_sync
+
+    langs = [args.lang] if args.lang else list(i18n_sync.TRANSLATIONS)
+    if args.action == "sync":
+        for lang in langs:
+            changed = i18n_sync.sync(lang)
+            print(f"{lang}: {len(changed)} lesson(s) updated" + "".join(f"\n  {p.name}" for p in changed))
+        return 0
+    if args.action == "done":
+        if len(args.lang_args) < 2:
+            print("usage: python -m course_lib i18n done LANG LESSON CELL_ID [CELL_ID ...]", file=sys.stderr)
+            return 2
+        i18n_sync.mark_done(args.lang, args.lang_args[0], args.lang_args[1:])
+        print(f"{args.lang}/{args.lang_args[0]}: marked current: {', '.join(args.lang_args[1:])}")
+        return 0
+    problems = [(lang, p) for lang in langs for p in [*i18n_sync.status(lang), *i18n_sync.message_problems(lang)]]
+    for lang, problem in problems:
+        print(f"{lang}/{problem}")
+    print(f"{len(problems)} cell(s) need work" if problems else f"{', '.join(langs)}: every lesson in step with the English")
+    return 1 if problems else 0
+
+
 def main(argv=None) -> int:
     from course_lib.models import COURSE_MODELS
     from course_lib.report import DURATIONS_LOG
@@ -213,12 +237,16 @@ def main(argv=None) -> int:
     rep.add_argument("--check", action="store_true", help="only say whether the README is out of date (exit 1 if so)")
     rep.add_argument("--durations", nargs="?", const=str(DURATIONS_LOG), metavar="FILE",
                      help="first publish the lesson run times the test suite noted (default: build/notebook_durations.json)")
+    i18n = sub.add_parser("i18n", help="translated lessons: sync code from English, list stale or untranslated prose")
+    i18n.add_argument("action", choices=["sync", "status", "done"])
+    i18n.add_argument("lang", nargs="?", choices=["zh-CN"], help="the edition (default: every one)")
+    i18n.add_argument("lang_args", nargs="*", help="for done: LESSON CELL_ID [CELL_ID ...]")
     args = parser.parse_args(argv)
     unknown = [m for m in getattr(args, "models", None) or [] if m not in COURSE_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; course models: {', '.join(COURSE_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
-                "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench, "report": cmd_report}
+                "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench, "report": cmd_report, "i18n": cmd_i18n}
     return handlers[args.command](args)
 
 

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from course_lib.i18n import N_, t
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -30,26 +32,26 @@ class Backend:
 AZURE_INFERENCE_RETIREMENT = "2026-08-26"
 FOUNDRY_LEGACY = Backend(
     "foundry", ("AZURE_INFERENCE_CREDENTIAL",), "AZURE_INFERENCE_ENDPOINT", None, "azure-ai-inference (deprecated)",
-    f"legacy path: azure-ai-inference, deprecated (retirement {AZURE_INFERENCE_RETIREMENT}, per Microsoft Learn)")
+    N_("legacy path: azure-ai-inference, deprecated (retirement 2026-08-26, per Microsoft Learn)"))
 
 BACKENDS = {
     b.name: b
     for b in [
         Backend("local", (), None, None, "openai, azure-ai-inference",
-                "the course models behind `transformers serve` on 127.0.0.1; needs nothing"),
+                N_("the course models behind `transformers serve` on 127.0.0.1; needs nothing")),
         Backend("foundry", ("AZURE_OPENAI_API_KEY",), "AZURE_OPENAI_ENDPOINT", None, "openai",
-                "Microsoft Foundry: the openai SDK on <endpoint>/openai/v1/, model = your deployment's name"),
+                N_("Microsoft Foundry: the openai SDK on <endpoint>/openai/v1/, model = your deployment's name")),
         Backend("github", ("GITHUB_TOKEN",), "COURSE_GITHUB_ENDPOINT", "https://models.github.ai/inference",
-                "azure-ai-inference, openai", "GitHub Models: retired on 2026-07-30, answers HTTP 410"),
+                "azure-ai-inference, openai", N_("GitHub Models: retired on 2026-07-30, answers HTTP 410")),
         Backend("nim", ("NVIDIA_API_KEY",), "COURSE_NIM_BASE_URL", "https://integrate.api.nvidia.com/v1", "openai",
-                "NVIDIA NIM API catalog, OpenAI-compatible"),
+                N_("NVIDIA NIM API catalog, OpenAI-compatible")),
         Backend("foundry-local", (), "FOUNDRY_LOCAL_ENDPOINT", None, "openai",
-                "Foundry Local: Microsoft's on-device runtime (ONNX Runtime inside); found by FOUNDRY_LOCAL_ENDPOINT "
-                "or its `foundry` CLI"),
+                N_("Foundry Local: Microsoft's on-device runtime (ONNX Runtime inside); found by FOUNDRY_LOCAL_ENDPOINT "
+                   "or its `foundry` CLI")),
         Backend("ollama", (), "OLLAMA_HOST", "http://localhost:11434", "openai",
-                "a local Ollama server (`ollama run phi3.5`)"),
+                N_("a local Ollama server (`ollama run phi3.5`)")),
         Backend("openai-compatible", ("COURSE_API_KEY",), "COURSE_BASE_URL", None, "openai",
-                "an instructor's vLLM or `transformers serve`"),
+                N_("an instructor's vLLM or `transformers serve`")),
     ]
 }
 
@@ -78,14 +80,15 @@ def foundry_path_label() -> str:
     """One line for the doctor: which Foundry path is configured."""
     paths = foundry_paths()
     if paths["current"] and paths["legacy"]:
-        return ("current path (openai on /openai/v1/) and the legacy azure-ai-inference path (deprecated, "
-                f"retirement {AZURE_INFERENCE_RETIREMENT}): sdk='azure' uses the legacy variables")
+        return t("current path (openai on /openai/v1/) and the legacy azure-ai-inference path (deprecated, "
+                 "retirement {date}): sdk='azure' uses the legacy variables", date=AZURE_INFERENCE_RETIREMENT)
     if paths["current"]:
-        return "current path: openai on <AZURE_OPENAI_ENDPOINT>/openai/v1/"
+        return t("current path: openai on <AZURE_OPENAI_ENDPOINT>/openai/v1/")
     if paths["legacy"]:
-        return (f"legacy path only: azure-ai-inference (deprecated, retirement {AZURE_INFERENCE_RETIREMENT}). "
-                "Set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY for the current openai path")
-    return "not configured: set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY (see .env.example)"
+        return t("legacy path only: azure-ai-inference (deprecated, retirement {date}). "
+                 "Set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY for the current openai path",
+                 date=AZURE_INFERENCE_RETIREMENT)
+    return t("not configured: set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY (see .env.example)")
 
 
 def load_env_file() -> bool:
@@ -167,17 +170,17 @@ def backend_status() -> list[dict]:
 
 def row_without_network(backend: Backend) -> dict:
     secret_vars, configured, url = backend.secret_vars, is_configured(backend), None
-    note = backend.note
+    note = t(backend.note)
     if backend.name == "foundry":  # two paths: say which is configured; the endpoint shown is the one in use
         paths = foundry_paths()
         secret_vars = backend.secret_vars + FOUNDRY_LEGACY.secret_vars
         configured = paths["current"] or paths["legacy"]
         url = endpoint(backend) if paths["current"] else endpoint(FOUNDRY_LEGACY) if paths["legacy"] else None
-        note = f"{backend.note}. Path: {foundry_path_label()}"
+        note = t("{note}. Path: {path}", note=t(backend.note), path=foundry_path_label())
     elif backend.name != "foundry-local":  # its endpoint may need the CLI: looked up with the network checks
         url = endpoint(backend)
     return {
         "backend": backend.name, "configured": configured, "reachable": None,
-        "secrets": {v: ("set" if os.environ.get(v, "").strip() else "not set") for v in secret_vars},
+        "secrets": {v: (t("set") if os.environ.get(v, "").strip() else t("not set")) for v in secret_vars},
         "endpoint": url, "note": note,
     }

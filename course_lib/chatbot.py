@@ -20,6 +20,7 @@ from threading import Thread
 
 from course_lib.errors import CourseError, PromptTooLongError, redact
 from course_lib.generation import Reply, model_note, sampling_kwargs
+from course_lib.i18n import t
 from course_lib.speech import Speech, speak
 
 SHORT_ANSWER = "Answer in one short sentence."  # the read-aloud assistant's system prompt: short answers are quick to hear
@@ -80,8 +81,9 @@ class TransformersSource(Source):
         inputs = tok(text, return_tensors="pt", add_special_tokens=False, verbose=False)  # quiet: too long is ours to say
         n, limit = inputs["input_ids"].shape[1], model.config.max_position_embeddings
         if n + max_new_tokens > limit:  # checked before any thread starts, so the caller can drop turns and retry
-            raise PromptTooLongError(f"The conversation is {n} tokens and the reply may add {max_new_tokens}, but "
-                                     f"{self.model} reads at most {limit} (its context window). Drop earlier turns.")
+            raise PromptTooLongError(t("The conversation is {n} tokens and the reply may add {new}, but {model} reads at "
+                                       "most {limit} (its context window). Drop earlier turns.", n=n, new=max_new_tokens,
+                                       model=self.model, limit=limit))
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
         failed = []
 

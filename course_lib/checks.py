@@ -19,6 +19,7 @@ import textwrap
 from dataclasses import dataclass
 
 from course_lib.exercises import Exercise, find
+from course_lib.i18n import t
 
 
 def _stub(): ...
@@ -51,12 +52,13 @@ class Verdict:
     message: str
 
     def __str__(self) -> str:
-        ex = self.exercise
+        ex, title = self.exercise, t(self.exercise.title)
         if self.passed is None:
-            return f"✏️ {ex.tier} {ex.title}: your turn — replace the placeholder and run this cell again."
+            return t("✏️ {tier} {title}: your turn — replace the placeholder and run this cell again.", tier=ex.tier, title=title)
         if self.passed:
-            return f"✅ {ex.tier} {ex.title}: {self.message}"
-        return f"❌ {ex.tier} {ex.title}: {self.message}\n   Stuck? Run show_solution({ex.id!r})."
+            return f"✅ {ex.tier} {title}: {self.message}"
+        return t("❌ {tier} {title}: {message}\n   Stuck? Run show_solution({id!r}).", tier=ex.tier, title=title,
+                 message=self.message, id=ex.id)
 
 
 def grade(id: str, answer) -> Verdict:
@@ -67,7 +69,7 @@ def grade(id: str, answer) -> Verdict:
     try:
         passed, message = ex.check(answer)
     except Exception as err:  # the learner's code raised: say so plainly, that is the feedback
-        passed, message = False, f"your answer raised {type(err).__name__}: {err}"
+        passed, message = False, t("your answer raised {error}: {detail}", error=type(err).__name__, detail=err)
     return Verdict(ex, passed, message)
 
 
@@ -92,7 +94,7 @@ def solution_code(id: str) -> str:
 
 def show_solution(id: str) -> None:
     ex = find(id)
-    print(f"Solution to {ex.tier} {ex.title}:\n\n{solution_code(id)}")
+    print(t("Solution to {tier} {title}:", tier=ex.tier, title=t(ex.title)) + f"\n\n{solution_code(id)}")
 
 
 def run_solution(id: str) -> object:

@@ -19,5 +19,8 @@ class ClaimError(AssertionError):
 def claim(condition: bool, sentence: str) -> None:
     """Stop the lesson when `sentence`, which the lesson says about this run, is false for this run."""
     if not condition:
-        raise ClaimError(f"The lesson says: “{sentence}”, but this run's numbers disagree. The text needs updating "
-                         "(or something changed the result: a rebuilt model, a new version, an unusual machine).")
+        from course_lib.i18n import t
+
+        raise ClaimError(t("The lesson says: “{sentence}”, but this run's numbers disagree. The text needs updating "
+                           "(or something changed the result: a rebuilt model, a new version, an unusual machine).",
+                           sentence=sentence))

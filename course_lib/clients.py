@@ -41,6 +41,7 @@ from course_lib.errors import (
     ServiceRetiredError,
     redact,
 )
+from course_lib.i18n import t
 from course_lib.messages import Reply, as_messages
 
 AUTO_ORDER = ("foundry", "nim", "foundry-local", "ollama", "openai-compatible")  # github is retired: never picked
@@ -83,7 +84,7 @@ def timeout_seconds() -> float:
     try:
         return float(os.environ.get("COURSE_TIMEOUT", "60"))
     except ValueError:
-        raise CourseError("COURSE_TIMEOUT must be a number of seconds, e.g. COURSE_TIMEOUT=60.") from None
+        raise CourseError(t("COURSE_TIMEOUT must be a number of seconds, e.g. COURSE_TIMEOUT=60.")) from None
 
 
 def choose_backend(name: str | None = None) -> str:
@@ -99,7 +100,8 @@ def choose_backend(name: str | None = None) -> str:
                 return candidate
         return "local"
     if name not in BACKENDS:
-        raise CourseError(f"Unknown backend {name!r}. Choose one of: auto, {', '.join(BACKENDS)} (COURSE_BACKEND).")
+        raise CourseError(t("Unknown backend {name!r}. Choose one of: auto, {known} (COURSE_BACKEND).", name=name,
+                            known=", ".join(BACKENDS)))
     return name
 
 
@@ -124,14 +126,17 @@ def connect(backend: str | None = None, sdk: str = "openai") -> Connection:
     if missing and name != "ollama":
         hint = ""
         if spec is BACKENDS["foundry"] and foundry_paths()["legacy"]:
-            hint = (" Your AZURE_INFERENCE_* variables serve only the deprecated azure-ai-inference path "
-                    f"(sdk='azure', retirement {AZURE_INFERENCE_RETIREMENT}); the current openai path needs the "
-                    "resource's endpoint and key under the new names.")
-        raise MissingKeyError(
-            f"The {name} backend{' (azure-ai-inference path)' if spec is FOUNDRY_LEGACY else ''} needs "
-            f"{' and '.join(missing)}. Put {'it' if len(missing) == 1 else 'them'} in .env (see .env.example), "
-            f"or use the offline course models with COURSE_BACKEND=local.{hint}"
-        )
+            hint = t(" Your AZURE_INFERENCE_* variables serve only the deprecated azure-ai-inference path "
+                     "(sdk='azure', retirement {date}); the current openai path needs the "
+                     "resource's endpoint and key under the new names.", date=AZURE_INFERENCE_RETIREMENT)
+        if spec is FOUNDRY_LEGACY:
+            which = t("The {name} backend (azure-ai-inference path)", name=name)
+        else:
+            which = t("The {name} backend", name=name)
+        put = t("Put it in .env (see .env.example)") if len(missing) == 1 else t("Put them in .env (see .env.example)")
+        raise MissingKeyError(t("{which} needs {variables}. {put}, or use the offline course models with "
+                                "COURSE_BACKEND=local.{hint}", which=which, variables=t(" and ").join(missing),
+                                put=put, hint=hint))
     url = endpoint(spec).rstrip("/")
     if name == "ollama" and not url.endswith("/v1"):
         url += "/v1"  # Ollama's OpenAI-compatible API lives under /v1
@@ -166,7 +171,7 @@ def azure_client(conn: Connection):
 def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
     """Refuse what cannot work before sending it: no messages, or a prompt beyond a course model's context."""
     if not messages or not any(str(m.get("content") or "").strip() for m in messages):
-        raise EmptyMessagesError("There is nothing to send: give at least one message with some text.")
+        raise EmptyMessagesError(t("There is nothing to send: give at least one message with some text."))
     from course_lib.images import check_request_images, image_parts
 
     check_request_images(messages, model, local=conn.backend == "local")
@@ -175,8 +180,9 @@ def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
 
         served = local_server().models
         if model not in served:  # transformers serve answers an unknown name with a bare 500: say it clearly first
-            raise ModelNotFoundError(f"The local server has no model {model!r}. It serves: {', '.join(served)}. "
-                                     f"Course short names: {', '.join(MODEL_IDS)}.")
+            raise ModelNotFoundError(t("The local server has no model {model!r}. It serves: {served}. "
+                                       "Course short names: {names}.", model=model, served=", ".join(served),
+                                       names=", ".join(MODEL_IDS)))
     if conn.backend in ("local", "openai-compatible"):
         from course_lib.models import COURSE_MODELS, is_built, model_dir
 
@@ -191,10 +197,9 @@ def check_messages(messages: list[dict], conn: Connection, model: str) -> None:
             text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             n = len(tok(text, add_special_tokens=False, verbose=False)["input_ids"])
             if n >= limit:
-                raise PromptTooLongError(
-                    f"The prompt is {n} tokens, but {model} reads at most {limit} (its context window). "
-                    "Shorten the prompt or drop earlier turns of the conversation."
-                )
+                raise PromptTooLongError(t(
+                    "The prompt is {n} tokens, but {model} reads at most {limit} (its context window). "
+                    "Shorten the prompt or drop earlier turns of the conversation.", n=n, model=model, limit=limit))
 
 
 def _status_and_detail(exc) -> tuple[int | None, str, dict]:
@@ -212,39 +217,40 @@ def translate_error(exc: Exception, conn: Connection, model: str) -> CourseError
 
     if isinstance(exc, CourseError):
         return exc
-    where = f"the {conn.backend} backend"
+    where = t("the {backend} backend", backend=conn.backend)
     if isinstance(exc, (openai.APITimeoutError, az.ServiceRequestTimeoutError, az.ServiceResponseTimeoutError)):
-        return RequestTimeoutError(
-            f"{where} did not answer within {conn.timeout:g} s. Try again, raise COURSE_TIMEOUT, or use COURSE_BACKEND=local.")
+        return RequestTimeoutError(t("{where} did not answer within {seconds:g} s. Try again, raise COURSE_TIMEOUT, or use "
+                                     "COURSE_BACKEND=local.", where=where, seconds=conn.timeout))
     if isinstance(exc, (openai.APIConnectionError, az.ServiceRequestError)):
-        return BackendUnreachableError(
-            f"Could not connect to {where} at {conn.base_url}. Check the endpoint variable and your network, "
-            "or use the offline course models with COURSE_BACKEND=local.")
+        return BackendUnreachableError(t(
+            "Could not connect to {where} at {url}. Check the endpoint variable and your network, "
+            "or use the offline course models with COURSE_BACKEND=local.", where=where, url=conn.base_url))
     status, detail, _ = _status_and_detail(exc)
     if status in (401, 403):
-        key_var = conn.key_var or "the key"
-        scope = " A fine-grained GitHub token also needs the models:read permission." if conn.backend == "github" else ""
-        return AuthError(f"{where} refused the key (HTTP {status}). Check {key_var} in .env: is it complete, current, "
-                         f"and allowed to use this model?{scope}")
+        key_var = conn.key_var or t("the key")
+        scope = t(" A fine-grained GitHub token also needs the models:read permission.") if conn.backend == "github" else ""
+        return AuthError(t("{where} refused the key (HTTP {status}). Check {key_var} in .env: is it complete, current, "
+                           "and allowed to use this model?{scope}", where=where, status=status, key_var=key_var, scope=scope))
     if status == 404:
         names = list_model_names(conn)
-        listing = f" Models it offers: {', '.join(names[:20])}." if names else ""
-        return ModelNotFoundError(f"{where} has no model {model!r} (HTTP 404).{listing} "
-                                  f"Course short names: {', '.join(MODEL_IDS)}.")
+        listing = t(" Models it offers: {names}.", names=", ".join(names[:20])) if names else ""
+        return ModelNotFoundError(t("{where} has no model {model!r} (HTTP 404).{listing} Course short names: {names}.",
+                                    where=where, model=model, listing=listing, names=", ".join(MODEL_IDS)))
     if status == 410:
-        return ServiceRetiredError(
-            f"{where} answered 410 Gone: GitHub Models was retired on 2026-07-30. Use Microsoft Foundry "
+        return ServiceRetiredError(t(
+            "{where} answered 410 Gone: GitHub Models was retired on 2026-07-30. Use Microsoft Foundry "
             "(set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY: the openai SDK on <endpoint>/openai/v1/) "
-            "or the offline course models with COURSE_BACKEND=local.")
+            "or the offline course models with COURSE_BACKEND=local.", where=where))
     if status == 429:
-        return RateLimitError(f"{where} is rate limited (HTTP 429), still after {MAX_RETRIES} retries. "
-                              "Wait a minute and try again, or use COURSE_BACKEND=local.")
+        return RateLimitError(t("{where} is rate limited (HTTP 429), still after {retries} retries. "
+                                "Wait a minute and try again, or use COURSE_BACKEND=local.", where=where, retries=MAX_RETRIES))
     if status == 400 and any(w in detail.lower() for w in ("context", "too long", "maximum", "length")):
-        return PromptTooLongError(f"{where} says the prompt is too long for {model}: {detail}. Shorten the prompt.")
+        return PromptTooLongError(t("{where} says the prompt is too long for {model}: {detail}. Shorten the prompt.",
+                                    where=where, model=model, detail=detail))
     if status is not None and status >= 500:
-        return ServerError(f"{where} failed on its side (HTTP {status}). It is not your code: try again later, "
-                           "or use COURSE_BACKEND=local.")
-    return CourseError(f"{where} answered HTTP {status}: {detail}")
+        return ServerError(t("{where} failed on its side (HTTP {status}). It is not your code: try again later, "
+                             "or use COURSE_BACKEND=local.", where=where, status=status))
+    return CourseError(t("{where} answered HTTP {status}: {detail}", where=where, status=status, detail=detail))
 
 
 def list_model_names(conn: Connection) -> list[str]:
@@ -310,7 +316,7 @@ def chat(prompt, backend: str | None = None, model: str = "phi-3.5-mini", sdk: s
         def call():
             return client.complete(model=model_id, messages=messages, stream=stream, **params)
     else:
-        raise CourseError(f"Unknown sdk {sdk!r}: use 'openai' or 'azure'.")
+        raise CourseError(t("Unknown sdk {sdk!r}: use 'openai' or 'azure'.", sdk=sdk))
     response = call_with_retries(call, conn, model_id)
     if stream:
         return _stream_text(response, conn, model_id)

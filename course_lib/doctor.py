@@ -12,6 +12,8 @@ import platform
 import sys
 from urllib.parse import urlparse
 
+from course_lib.i18n import t
+
 PACKAGES = ["torch", "transformers", "tokenizers", "safetensors", "peft", "openai", "azure-ai-inference", "foundry-local-sdk",
             "ipywidgets", "matplotlib", "jupyterlab", "nbmake"]
 
@@ -56,23 +58,24 @@ def report() -> dict:
 
 
 def format_report(data: dict) -> str:
-    lines = ["Course doctor", "=============", ""]
+    title = t("Course doctor")
+    lines = [title, "=" * len(title.encode("gbk", "replace")), ""]  # a CJK character is two columns wide
     lines += [f"{k:>20}: {v}" for k, v in data["versions"].items()]
-    lines += [f"{'device':>20}: {data['device']}", "", "Course models (data/models/):"]
+    lines += [f"{'device':>20}: {data['device']}", "", t("Course models (data/models/):")]
     for m in data["models"]:
         if m.get("missing"):
-            lines.append(f"  {m['name']:<22} not built yet")
+            lines.append(f"  {m['name']:<22} " + t("not built yet"))
         else:
-            lines.append(f"  {m['name']:<22} {m['class']:<20} {m['parameters'] / 1e6:5.2f} M params  "
-                         f"{m['megabytes_on_disk']:5.1f} MB  mirrors {m['mirrors']}")
-    lines += ["", "Backends (keys are shown only as set / not set):"]
+            lines.append(f"  {m['name']:<22} {m['class']:<20} " + t("{millions:5.2f} M params  {megabytes:5.1f} MB  mirrors "
+                         "{mirrors}", millions=m["parameters"] / 1e6, megabytes=m["megabytes_on_disk"], mirrors=m["mirrors"]))
+    lines += ["", t("Backends (keys are shown only as set / not set):")]
     for b in data["backends"]:
-        reach = {True: "reachable", False: "NOT reachable", None: "-"}[b["reachable"]]
-        secrets = ", ".join(f"{k} {v}" for k, v in b["secrets"].items()) or "no key needed"
+        reach = {True: t("reachable"), False: t("NOT reachable"), None: "-"}[b["reachable"]]
+        secrets = ", ".join(f"{k} {v}" for k, v in b["secrets"].items()) or t("no key needed")
         shown = b["endpoint"] if b["backend"] == "local" else _host_only(b["endpoint"])
-        lines.append(f"  {b['backend']:<18} {'configured' if b['configured'] else 'not configured':<15} "
+        lines.append(f"  {b['backend']:<18} {t('configured') if b['configured'] else t('not configured'):<15} "
                      f"{reach:<14} {secrets:<34} {shown}")
-    lines += ["", "Notes:"] + [f"  {b['backend']}: {b['note']}" for b in data["backends"]]
+    lines += ["", t("Notes:")] + [f"  {b['backend']}: {b['note']}" for b in data["backends"]]
     return "\n".join(lines)
 
 
@@ -83,8 +86,9 @@ def print_versions() -> None:
         "torch", "transformers", "tokenizers", "peft", "openai", "azure-ai-inference", "ipywidgets")))
     from course_lib.models import available_models
 
-    print(f"device: {device()} | course models: {', '.join(available_models()) or 'none (python -m course_lib build-models)'}")
-    print("Full report: python -m course_lib doctor")
+    models = ", ".join(available_models()) or t("none (python -m course_lib build-models)")
+    print(t("device: {device} | course models: {models}", device=device(), models=models))
+    print(t("Full report: python -m course_lib doctor"))
 
 
 def main() -> int:

@@ -23,13 +23,14 @@ import urllib.error
 import urllib.request
 
 from course_lib.errors import BackendUnreachableError, ModelNotFoundError
+from course_lib.i18n import N_, t
 
 ENDPOINT_VAR = "FOUNDRY_LOCAL_ENDPOINT"
 STATUS_COMMANDS = (["foundry", "server", "status"], ["foundry", "service", "status"])  # new name, then the old one
 CLI_TIMEOUT_S = 10.0
-INSTALL_HINT = ("Install it (Windows: `winget install Microsoft.FoundryLocal`; macOS: "
+INSTALL_HINT = N_("Install it (Windows: `winget install Microsoft.FoundryLocal`; macOS: "
                 "`brew tap microsoft/foundrylocal && brew install foundrylocal`), or set FOUNDRY_LOCAL_ENDPOINT "
-                "to its URL, or use the offline course models with COURSE_BACKEND=local.")
+                   "to its URL, or use the offline course models with COURSE_BACKEND=local.")
 # The suffixes Foundry Local adds to an alias to name one build of it: the execution provider and a version.
 VARIANT = re.compile(r"^(-instruct)?(-(generic|cuda|gpu|cpu|npu|vitis|qnn|openvino|webgpu|trtrtx|dml)[\w.-]*)?(:\d+)?$")
 
@@ -44,14 +45,14 @@ def cli_status() -> tuple[str | None, str]:
     """Ask the CLI where the service runs. Returns (base URL or None, what the CLI said), or raises if there is no CLI."""
     exe = shutil.which("foundry")
     if exe is None:
-        raise BackendUnreachableError(f"Foundry Local is not installed here: there is no `foundry` command on PATH. "
-                                      f"{INSTALL_HINT}")
+        raise BackendUnreachableError(t("Foundry Local is not installed here: there is no `foundry` command on PATH. "
+                                        "{hint}", hint=t(INSTALL_HINT)))
     said = ""
     for command in STATUS_COMMANDS:
         try:
             done = subprocess.run([exe, *command[1:]], capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            said = f"`{' '.join(command)}` did not answer within {CLI_TIMEOUT_S:g} s"
+            said = t("`{command}` did not answer within {seconds:g} s", command=" ".join(command), seconds=CLI_TIMEOUT_S)
             continue
         said = (done.stdout + done.stderr).strip()
         if done.returncode == 0 or "running" in said.lower() or "started" in said.lower():
@@ -66,11 +67,10 @@ def discover() -> str:
         return value.rstrip("/") if value.rstrip("/").endswith("/v1") else value.rstrip("/") + "/v1"
     url, said = cli_status()
     if url is None:
-        raise BackendUnreachableError(
-            "Foundry Local is installed but its service is not running"
-            + (f" (`foundry server status` said: {said[:200]!r})" if said else "")
-            + ". Start it with `foundry server start`, or `foundry model run phi-4-mini`, which starts it and loads "
-              "the model, then try again.")
+        raise BackendUnreachableError(t(
+            "Foundry Local is installed but its service is not running{said}. Start it with `foundry server start`, "
+            "or `foundry model run phi-4-mini`, which starts it and loads the model, then try again.",
+            said=t(" (`foundry server status` said: {said!r})", said=said[:200]) if said else ""))
     return url
 
 
@@ -99,9 +99,9 @@ def resolve_model(alias: str, base_url: str, timeout: float = 10.0) -> str:
     try:
         loaded = _ids(_get_json(f"{root}/v1/models", timeout))
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise BackendUnreachableError(
-            f"Could not reach Foundry Local at {base_url} ({type(exc).__name__}). Is the service running? "
-            "`foundry server status` says; `foundry server start` starts it.") from None
+        raise BackendUnreachableError(t(
+            "Could not reach Foundry Local at {url} ({error}). Is the service running? "
+            "`foundry server status` says; `foundry server start` starts it.", url=base_url, error=type(exc).__name__)) from None
     found = [m for m in loaded if matches(alias, m)]
     if found:
         return found[0]
@@ -109,17 +109,23 @@ def resolve_model(alias: str, base_url: str, timeout: float = 10.0) -> str:
         cached = [m for m in _ids(_get_json(f"{root}/openai/models", timeout)) if matches(alias, m)]
     except (urllib.error.URLError, OSError, ValueError):
         cached = []
-    have = f" Loaded now: {', '.join(loaded)}." if loaded else " No model is loaded."
+    have = t(" Loaded now: {models}.", models=", ".join(loaded)) if loaded else t(" No model is loaded.")
     if cached:
-        raise ModelNotFoundError(f"Foundry Local has {alias!r} downloaded ({cached[0]}) but not loaded.{have} "
-                                 f"Run `foundry model load {alias}` (or `foundry model run {alias}`), then try again.")
-    raise ModelNotFoundError(f"Foundry Local has no {alias!r} downloaded.{have} Run `foundry model run {alias}`: "
-                             "it downloads the model the first time (a few GB, once) and loads it.")
+        raise ModelNotFoundError(t("Foundry Local has {alias!r} downloaded ({build}) but not loaded.{have} "
+                                   "Run `foundry model load {alias}` (or `foundry model run {alias}`), then try again.",
+                                   alias=alias, build=cached[0], have=have))
+    raise ModelNotFoundError(t("Foundry Local has no {alias!r} downloaded.{have} Run `foundry model run {alias}`: "
+                               "it downloads the model the first time (a few GB, once) and loads it.", alias=alias, have=have))
 
 
-SDK_MISSING = ("Foundry Local's Python SDK is not installed here. `pip install foundry-local-sdk` adds it "
-               "(requirements.txt installs it on Linux x86-64, where it pulls only CPU packages; on Windows, "
-               "`foundry-local-sdk-winml` adds the WinML execution providers).")
+SDK_MISSING = N_("Foundry Local's Python SDK is not installed here. `pip install foundry-local-sdk` adds it "
+                  "(requirements.txt installs it on Linux x86-64, where it pulls only CPU packages; on Windows, "
+                  "`foundry-local-sdk-winml` adds the WinML execution providers).")
+
+
+def sdk_missing() -> str:
+    """What to do when the SDK is absent, in the learner's language."""
+    return t(SDK_MISSING)
 
 
 def sdk_manager(app_name: str = "slm-course"):

@@ -11,6 +11,7 @@ import io
 import re
 
 from course_lib.errors import CourseError
+from course_lib.i18n import t
 from course_lib.models import VISION_MODEL as NAME
 
 MAX_IMAGE_BYTES = 5 * 2**20  # 5 MiB per image: far more than the 96×96 pixels the tiny model sees
@@ -30,8 +31,9 @@ def max_images(config) -> int:
 def check_image_count(n: int, config) -> None:
     limit = max_images(config)
     if n > limit:
-        raise ImageError(f"{n} images is more than {NAME} takes: at most {limit} per message ({config.image_seq_length} "
-                         f"tokens each in a {config.text_config.max_position_embeddings}-token context). Send fewer.")
+        raise ImageError(t("{n} images is more than {model} takes: at most {limit} per message ({each} tokens each in a "
+                           "{context}-token context). Send fewer.", n=n, model=NAME, limit=limit,
+                           each=config.image_seq_length, context=config.text_config.max_position_embeddings))
 
 
 def open_image(source):
@@ -45,22 +47,23 @@ def open_image(source):
         source = decode_data_url(source)
     data = source if isinstance(source, (bytes, bytearray)) else open(source, "rb").read()
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"The image is {len(data) / 2**20:.1f} MiB; the limit is {MAX_IMAGE_BYTES / 2**20:.0f} MiB. "
-                         "Resize it first (the course model sees 96×96 pixels anyway).")
+        raise ImageError(t("The image is {size:.1f} MiB; the limit is {limit:.0f} MiB. "
+                           "Resize it first (the course model sees 96×96 pixels anyway).", size=len(data) / 2**20,
+                           limit=MAX_IMAGE_BYTES / 2**20))
     try:
         image = Image.open(io.BytesIO(data))
         fmt = image.format
         image.verify()  # a truncated or corrupt file fails here
     except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ImageError(f"These {len(data)} bytes are not an image Pillow can read (they start {bytes(data[:8])!r}). "
-                         f"Send a {', '.join(FORMATS)} file.") from None
+        raise ImageError(t("These {n} bytes are not an image Pillow can read (they start {start!r}). Send a {formats} file.",
+                           n=len(data), start=bytes(data[:8]), formats=", ".join(FORMATS))) from None
     if fmt not in FORMATS:
-        raise ImageError(f"{fmt} images are not supported. Convert it to one of {', '.join(FORMATS)} "
-                         "(e.g. Image.open(path).save('out.png')).")
+        raise ImageError(t("{fmt} images are not supported. Convert it to one of {formats} "
+                           "(e.g. Image.open(path).save('out.png')).", fmt=fmt, formats=", ".join(FORMATS)))
     image = Image.open(io.BytesIO(data))
     if image.width * image.height > MAX_IMAGE_PIXELS:
-        raise ImageError(f"The image is {image.width}×{image.height} pixels; the limit is {MAX_IMAGE_PIXELS:,} "
-                         "pixels (4096×4096). Resize it first.")
+        raise ImageError(t("The image is {width}×{height} pixels; the limit is {limit:,} pixels (4096×4096). Resize it first.",
+                           width=image.width, height=image.height, limit=MAX_IMAGE_PIXELS))
     return image.convert("RGB")
 
 
@@ -85,7 +88,8 @@ def check_request_images(messages: list[dict], model: str, local: bool) -> None:
         if url.startswith("data:"):
             open_image(url)  # raises ImageError with what to do
     if local and model != NAME:
-        raise ImageError(f"{model} reads text only. Ask {NAME} (course name 'phi-3.5-vision') about images.")
+        raise ImageError(t("{model} reads text only. Ask {vision} (course name 'phi-3.5-vision') about images.",
+                           model=model, vision=NAME))
     from course_lib.models import is_built, model_dir
 
     if local and is_built(NAME):  # not built: the server check that follows says which models it has
@@ -97,11 +101,12 @@ def check_request_images(messages: list[dict], model: str, local: bool) -> None:
 def decode_data_url(url: str) -> bytes:
     match = re.match(r"data:([\w/+.-]*)(;base64)?,(.*)", url, re.S)
     if not match or not match.group(2):
-        raise ImageError("An image data URL must look like data:image/png;base64,<data>. Encode the file with base64.")
+        raise ImageError(t("An image data URL must look like data:image/png;base64,<data>. Encode the file with base64."))
     try:
         return base64.b64decode(match.group(3), validate=True)
     except ValueError:
-        raise ImageError("The data URL's base64 part does not decode: encode the file's bytes with base64.b64encode.") from None
+        raise ImageError(t("The data URL's base64 part does not decode: encode the file's bytes with "
+                           "base64.b64encode.")) from None
 
 
 def data_url(image, fmt: str = "PNG") -> str:

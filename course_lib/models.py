@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_lib.i18n import t
 from course_lib.paths import MODELS_DIR
 
 
@@ -49,7 +50,8 @@ class UnknownModelError(LookupError):
 
 def model_dir(name: str) -> Path:
     if name not in COURSE_MODELS:
-        raise UnknownModelError(f"Unknown course model {name!r}. Course models: {', '.join(COURSE_MODELS)}.")
+        raise UnknownModelError(t("Unknown course model {name!r}. Course models: {known}.", name=name,
+                                  known=", ".join(COURSE_MODELS)))
     return MODELS_DIR / name
 
 
@@ -71,9 +73,8 @@ def load(name: str):
     logging.disable_progress_bar()  # a bar for loading 27 small tensors is noise in a lesson
     path = model_dir(name)
     if not is_built(name):
-        raise UnknownModelError(
-            f"The folder for {name!r} is missing ({path}). Rebuild the course models with: python -m course_lib build-models"
-        )
+        raise UnknownModelError(t("The folder for {name!r} is missing ({path}). Rebuild the course models with: "
+                                  "python -m course_lib build-models", name=name, path=path))
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(path)
     return model, tok
@@ -144,10 +145,8 @@ def load_real(alias: str, cache_dir: str | None = None):
 
     folder = cached_real_checkpoint(alias, cache_dir)
     if folder is None:
-        raise UnknownModelError(
-            f"{REAL_PHI[alias]} is not in your Hugging Face cache. Download it once with "
-            f"`hf download {REAL_PHI[alias]}` (about 7.6 GB for a 3.8B model), or keep using the course models."
-        )
+        raise UnknownModelError(t("{repo} is not in your Hugging Face cache. Download it once with `hf download {repo}` "
+                                  "(about 7.6 GB for a 3.8B model), or keep using the course models.", repo=REAL_PHI[alias]))
     gpu = torch.cuda.is_available()
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float16 if gpu else torch.bfloat16,
                                                  device_map="auto" if gpu else None).eval()

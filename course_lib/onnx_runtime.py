@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from course_lib.errors import CourseError, PromptTooLongError
+from course_lib.i18n import t
 from course_lib.messages import Reply, as_messages
 from course_lib.paths import REPO_ROOT
 
@@ -54,9 +55,9 @@ def genai():
     try:
         import onnxruntime_genai
     except ImportError:
-        raise CourseError("onnxruntime-genai is not installed. Run: pip install -r requirements.txt (it lists "
-                          "onnxruntime-genai and onnx-ir, which its model builder needs). It has wheels for Windows, "
-                          "Linux and Apple-silicon Macs, Python 3.11+, but none for Intel Macs.") from None
+        raise CourseError(t("onnxruntime-genai is not installed. Run: pip install -r requirements.txt (it lists "
+                            "onnxruntime-genai and onnx-ir, which its model builder needs). It has wheels for Windows, "
+                            "Linux and Apple-silicon Macs, Python 3.11+, but none for Intel Macs.")) from None
     return onnxruntime_genai
 
 
@@ -71,11 +72,12 @@ def export(model: str = "tiny-phi-3.5-mini", precision: str = "int4", force: boo
     from course_lib.models import model_dir
 
     if precision not in PRECISIONS:
-        raise CourseError(f"Precision {precision!r} is not one the course exports: choose one of {', '.join(PRECISIONS)}.")
+        raise CourseError(t("Precision {precision!r} is not one the course exports: choose one of {known}.",
+                            precision=precision, known=", ".join(PRECISIONS)))
     source = model_dir(model)
     weights = source / "model.safetensors"
     if not weights.exists():
-        raise CourseError(f"{model} is not built: run `python -m course_lib build-models` first.")
+        raise CourseError(t("{model} is not built: run `python -m course_lib build-models` first.", model=model))
     out = EXPORT_DIR / f"{model}-{precision}"
     stamp = {"source_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "precision": precision,
              "onnxruntime_genai": genai().__version__}
@@ -84,7 +86,8 @@ def export(model: str = "tiny-phi-3.5-mini", precision: str = "int4", force: boo
     done = subprocess.run(builder_command(source, out, precision, EXPORT_DIR / "cache"), capture_output=True, text=True)
     if done.returncode != 0 or not (out / "model.onnx").exists():
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise CourseError(f"The ONNX model builder failed for {model} ({precision}):\n" + "\n".join(tail))
+        raise CourseError(t("The ONNX model builder failed for {model} ({precision}):", model=model, precision=precision)
+                          + "\n" + "\n".join(tail))
     make_tokenizer_ort_compatible(out)
     (out / "export.json").write_text(json.dumps(stamp, indent=2))
     return out
@@ -122,8 +125,8 @@ class OrtChat:
         og = genai()
         self.folder = Path(folder)
         if not (self.folder / "genai_config.json").exists():
-            raise CourseError(f"{self.folder} is not an ONNX Runtime GenAI folder (no genai_config.json). "
-                              "Export one with course_lib.onnx_runtime.export(...).")
+            raise CourseError(t("{folder} is not an ONNX Runtime GenAI folder (no genai_config.json). "
+                                "Export one with course_lib.onnx_runtime.export(...).", folder=self.folder))
         self.model = og.Model(str(self.folder))  # the folder, not model.onnx: the config names the files
         self.tokenizer = og.Tokenizer(self.model)
         self.name = self.folder.name
@@ -145,8 +148,9 @@ class OrtChat:
         og = genai()
         total = len(input_ids) + max_new_tokens
         if total > self.context:
-            raise PromptTooLongError(f"The prompt is {len(input_ids)} tokens; with {max_new_tokens} new tokens that is past "
-                              f"this model's {self.context}-token context. Shorten the prompt or ask for fewer tokens.")
+            raise PromptTooLongError(t("The prompt is {n} tokens; with {new} new tokens that is past this model's "
+                                       "{context}-token context. Shorten the prompt or ask for fewer tokens.",
+                                       n=len(input_ids), new=max_new_tokens, context=self.context))
         params = og.GeneratorParams(self.model)
         search = {"max_length": total, "do_sample": temperature > 0}
         if temperature > 0:

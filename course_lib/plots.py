@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from course_lib.fonts import use_cjk_font
+from course_lib.i18n import N_, t
+
+use_cjk_font()  # tokens, answers and labels in Chinese must not show as boxes
+
 
 def smooth(values: list[float], window: int = 20) -> list[float]:
     out, total = [], 0.0
@@ -21,7 +26,7 @@ def plot_losses(curves: dict[str, list[float]], title: str = "Training loss", wi
     for label, losses in curves.items():
         (line,) = ax.plot(smooth(losses, window), label=label)
         ax.plot(losses, color=line.get_color(), alpha=0.2, linewidth=0.8)
-    ax.set(xlabel="step", ylabel="cross-entropy loss", title=title, yscale="log")
+    ax.set(xlabel=t("step"), ylabel=t("cross-entropy loss"), title=title, yscale="log")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -39,7 +44,7 @@ def plot_next_tokens(candidates: list[tuple[str, float]], title: str = "Next-tok
     ax.barh(labels, probs, color="tab:blue")
     for y, p in enumerate(probs):
         ax.text(p, y, f" {p:.2f}", va="center", fontsize=8)
-    ax.set(xlim=(0, 1.1), xlabel="probability", title=title)
+    ax.set(xlim=(0, 1.1), xlabel=t("probability"), title=title)
     fig.tight_layout()
     return fig
 
@@ -50,9 +55,9 @@ def plot_runtimes(rows: list[dict]):
     names = [r["runtime"].replace("onnxruntime-genai", "ORT GenAI") for r in rows]
     colors = ["tab:orange" if "ORT" in n else "tab:blue" for n in names]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    panels = [("decode tokens/s (higher is better)", [r["decode_tok_s"] for r in rows], "{:,.0f}"),
-              ("time to first token, ms", [r["ttft_ms"] for r in rows], "{:.1f}"),
-              ("peak RSS of the process, MB", [r["peak_rss_bytes"] / 1e6 for r in rows], "{:,.0f}")]
+    panels = [(t("decode tokens/s (higher is better)"), [r["decode_tok_s"] for r in rows], "{:,.0f}"),
+              (t("time to first token, ms"), [r["ttft_ms"] for r in rows], "{:.1f}"),
+              (t("peak RSS of the process, MB"), [r["peak_rss_bytes"] / 1e6 for r in rows], "{:,.0f}")]
     for ax, (title, values, fmt) in zip(axes, panels, strict=True):
         ax.barh(names[::-1], values[::-1], color=colors[::-1])
         for y, v in enumerate(values[::-1]):
@@ -73,8 +78,8 @@ def plot_bandwidth_sweep(sweep: dict[float, float], marks: dict[str, float]):
     for label, megabytes in marks.items():
         ax.axvline(megabytes, color="gray", linestyle="--", linewidth=0.8)
         ax.text(megabytes, ax.get_ylim()[1] * 0.95, " " + label, rotation=90, va="top", fontsize=8)
-    ax.set(xscale="log", xlabel="data read, MB (log scale)", ylabel="read bandwidth, GB/s",
-           title="Small data is read from the CPU caches, large data from DRAM")
+    ax.set(xscale="log", xlabel=t("data read, MB (log scale)"), ylabel=t("read bandwidth, GB/s"),
+           title=t("Small data is read from the CPU caches, large data from DRAM"))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -84,12 +89,13 @@ def plot_roofline(ceilings: dict[str, float], anchors: list[dict], bandwidth_gb_
     """Lesson 10: the decode ceiling of each model at this machine's bandwidth, beside published speeds (log scale)."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
     labels = list(ceilings) + [a["name"] for a in anchors]
-    ax.barh(range(len(ceilings)), list(ceilings.values()), color="tab:gray", label=f"ceiling at {bandwidth_gb_s:.0f} GB/s")
+    ax.barh(range(len(ceilings)), list(ceilings.values()), color="tab:gray",
+            label=t("ceiling at {bandwidth:.0f} GB/s", bandwidth=bandwidth_gb_s))
     for i, v in enumerate(ceilings.values()):
         ax.text(v, i, f"  {v:,.3g}", va="center", fontsize=8)
     for i, a in enumerate(anchors, start=len(ceilings)):
         low, high = a["tokens_per_s"]
-        label = "published (cited)" if i == len(ceilings) else None
+        label = t("published (cited)") if i == len(ceilings) else None
         if low == high:
             ax.plot([low], [i], "o", color="tab:red", label=label)
         else:
@@ -97,7 +103,7 @@ def plot_roofline(ceilings: dict[str, float], anchors: list[dict], bandwidth_gb_
         ax.text(high * 1.15, i, f"{low:g}" if low == high else f"{low:g}–{high:g}", va="center", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set(xscale="log", xlabel="decode tokens/s at batch 1 (log scale)")
+    ax.set(xscale="log", xlabel=t("decode tokens/s at batch 1 (log scale)"))
     ax.set_xlim(right=ax.get_xlim()[1] * 10)  # room for the labels of the fastest
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
@@ -113,13 +119,13 @@ def plot_routing_heatmap(tokens: list[str], probs, chosen, title: str = "Router 
         image = ax.imshow(probs[layer].T, aspect="auto", cmap="Blues", vmin=0, vmax=1)
         for slot, marker in enumerate(("o", ".")):
             ax.scatter(range(n_tokens), chosen[layer, :, slot], marker=marker, s=28 if slot == 0 else 18, color="tab:red",
-                       label=["1st choice", "2nd choice"][slot] if layer == 0 else None)
-        ax.set_yticks(range(experts), [f"expert {e}" for e in range(experts)], fontsize=7)
-        ax.set_ylabel(f"layer {layer}", fontsize=8)
+                       label=[t("1st choice"), t("2nd choice")][slot] if layer == 0 else None)
+        ax.set_yticks(range(experts), [t("expert {e}", e=e) for e in range(experts)], fontsize=7)
+        ax.set_ylabel(t("layer {layer}", layer=layer), fontsize=8)
     axes[-1, 0].set_xticks(range(n_tokens), [repr(t)[1:-1].replace(" ", "␣") for t in tokens], rotation=90, fontsize=8)
     axes[0, 0].set_title(title, fontsize=10, loc="left")
     axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=7, frameon=False)
-    fig.colorbar(image, ax=axes[:, 0], fraction=0.02, pad=0.01, label="router probability")
+    fig.colorbar(image, ax=axes[:, 0], fraction=0.02, pad=0.01, label=t("router probability"))
     return fig
 
 
@@ -130,11 +136,11 @@ def plot_expert_load(load, title: str = "Expert load", even: float | None = None
     width = 0.8 / experts
     for e in range(experts):
         ax.bar([layer + (e - (experts - 1) / 2) * width for layer in range(layers)], load[:, e], width,
-               label=f"expert {e}")
+               label=t("expert {e}", e=e))
     if even is not None:
-        ax.axhline(even, color="gray", linestyle="--", linewidth=0.8, label="perfectly even")
-    ax.set_xticks(range(layers), [f"layer {layer}" for layer in range(layers)])
-    ax.set(ylabel="share of routing slots", title=title)
+        ax.axhline(even, color="gray", linestyle="--", linewidth=0.8, label=t("perfectly even"))
+    ax.set_xticks(range(layers), [t("layer {layer}", layer=layer) for layer in range(layers)])
+    ax.set(ylabel=t("share of routing slots"), title=title)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
@@ -147,32 +153,34 @@ def plot_language_routing(result: dict):
     fig, axes = plt.subplots(1, layers, figsize=(2.6 * layers, 3.0), sharey=True, squeeze=False)
     for layer, ax in enumerate(axes[0]):
         x = range(experts)
-        ax.bar([i - 0.2 for i in x], result["en"][layer], 0.4, label="English tokens", color="tab:blue")
-        ax.bar([i + 0.2 for i in x], result["zh"][layer], 0.4, label="Chinese tokens", color="tab:orange")
+        ax.bar([i - 0.2 for i in x], result["en"][layer], 0.4, label=t("English tokens"), color="tab:blue")
+        ax.bar([i + 0.2 for i in x], result["zh"][layer], 0.4, label=t("Chinese tokens"), color="tab:orange")
         baseline = float(result["null_tv"][:, layer].quantile(0.95))
-        ax.set_title(f"layer {layer}\nTV {float(result['tv'][layer]):.2f} (shuffled: ≤{baseline:.2f})", fontsize=9)
+        ax.set_title(t("layer {layer}\nTV {tv:.2f} (shuffled: ≤{baseline:.2f})", layer=layer, tv=float(result["tv"][layer]),
+                       baseline=baseline), fontsize=9)
         ax.set_xticks(list(x), [f"E{i}" for i in x])
         ax.grid(alpha=0.3, axis="y")
-    axes[0, 0].set_ylabel("share of routing slots")
+    axes[0, 0].set_ylabel(t("share of routing slots"))
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle("Which experts English and Chinese tokens go to (TV: total variation distance; "
-                 "shuffled: 95th percentile with the language labels shuffled)", fontsize=9)
+    fig.suptitle(t("Which experts English and Chinese tokens go to (TV: total variation distance; "
+                   "shuffled: 95th percentile with the language labels shuffled)"), fontsize=9)
     fig.tight_layout()
     return fig
 
 
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+LANGUAGE_NAMES = {"en": N_("English"), "zh": N_("Chinese")}
 
 
 def plot_dense_vs_moe(rows: list[dict]):
     """Lesson 08: parameters (total and active), held-out perplexity per language and decode speed, side by side."""
     names = [r["name"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    panels = [("parameters, millions", {"total": [r["total"] / 1e6 for r in rows],
-                                        "active per token": [r["active"] / 1e6 for r in rows]}, "{:.2f}"),
-              ("held-out perplexity (lower is better)", {LANGUAGE_NAMES.get(lang, lang): [r["perplexity"][lang] for r in rows]
-                                                         for lang in rows[0]["perplexity"]}, "{:.3f}"),
-              ("decode tokens/s (higher is better)", {"tokens/s": [r["tokens_per_second"] for r in rows]}, "{:,.0f}")]
+    panels = [(t("parameters, millions"), {t("total"): [r["total"] / 1e6 for r in rows],
+                                           t("active per token"): [r["active"] / 1e6 for r in rows]}, "{:.2f}"),
+              (t("held-out perplexity (lower is better)"),
+               {t(LANGUAGE_NAMES.get(lang, lang)): [r["perplexity"][lang] for r in rows] for lang in rows[0]["perplexity"]},
+               "{:.3f}"),
+              (t("decode tokens/s (higher is better)"), {"tokens/s": [r["tokens_per_second"] for r in rows]}, "{:,.0f}")]
     for ax, (title, series, fmt) in zip(axes, panels, strict=True):
         width = 0.8 / len(series)
         for i, (label, values) in enumerate(series.items()):
@@ -202,14 +210,14 @@ def attention_mask(n: int, window: int | None = None):
 def plot_attention_masks(n: int = 12, window: int = 4):
     """Side by side: full causal attention (GPT, Phi) and sliding-window attention (Mistral 7B), one row per token."""
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.2))
-    for ax, (title, w) in zip(axes, [("decoder-only, causal (GPT, Phi)", None),
-                                    (f"sliding window of {window} (Mistral 7B)", window)], strict=True):
+    for ax, (title, w) in zip(axes, [(t("decoder-only, causal (GPT, Phi)"), None),
+                                    (t("sliding window of {window} (Mistral 7B)", window=window), window)], strict=True):
         mask = attention_mask(n, w)
         ax.imshow(mask.numpy(), cmap="Blues", vmin=0, vmax=1.4)
-        ax.set(title=title, xlabel="attends to token", ylabel="token", xticks=range(n), yticks=range(n))
+        ax.set(title=title, xlabel=t("attends to token"), ylabel=t("token"), xticks=range(n), yticks=range(n))
         ax.tick_params(labelsize=7)
         for row in range(n):
             ax.text(n - 0.4, row, f" {int(mask[row].sum())}", va="center", fontsize=7)
-    fig.suptitle("Which earlier tokens each token sees (the count on the right)", fontsize=10)
+    fig.suptitle(t("Which earlier tokens each token sees (the count on the right)"), fontsize=10)
     fig.tight_layout()
     return fig

@@ -8,7 +8,17 @@ same cell shows the questions as text, with each answer folded away.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
+
+from course_lib.i18n import t
+
+
+def first_sentence(text: str) -> str:
+    """Up to the first full stop, in either language: "." ends a sentence only before a space or the end, so the
+    dots of ".env", "Phi-3.5" or "3.8B" do not cut it short."""
+    match = re.match(r"(.+?)(?:[.!?](?=\s|$)|[。！？])", text.strip(), re.S)
+    return match.group(1) if match else text.strip()
 
 
 @dataclass(frozen=True)
@@ -29,10 +39,11 @@ class Question:
     def feedback(self, choice: int | None) -> tuple[bool, str]:
         """Whether `choice` is right, and what to tell the learner."""
         if choice is None:
-            return False, "Pick an option first."
+            return False, t("Pick an option first.")
         if choice == self.answer:
-            return True, f"✅ Correct. {self.explanation}"
-        return False, f"❌ Not quite: “{self.options[choice]}” is not it. Hint: {self.explanation.split('.')[0]}."
+            return True, t("✅ Correct. {explanation}", explanation=self.explanation)
+        hint = first_sentence(self.explanation)
+        return False, t("❌ Not quite: “{option}” is not it. Hint: {hint}.", option=self.options[choice], hint=hint)
 
 
 class Quiz:
@@ -58,12 +69,12 @@ class Quiz:
         return "\n".join(lines)
 
     def as_html(self) -> str:
-        parts = [f"<h4>{html.escape(self.title)}</h4>"]
+        parts, show = [f"<h4>{html.escape(self.title)}</h4>"], html.escape(t("Show the answer"))
         for n, q in enumerate(self.questions, 1):
             opts = "".join(f"<li>{html.escape(o)}</li>" for o in q.options)
             parts.append(
                 f"<p><b>{n}. {html.escape(q.prompt)}</b></p><ol type='a'>{opts}</ol>"
-                f"<details><summary>Show the answer</summary><p>{chr(97 + q.answer)}) "
+                f"<details><summary>{show}</summary><p>{chr(97 + q.answer)}) "
                 f"{html.escape(q.options[q.answer])}. {html.escape(q.explanation)}</p></details>"
             )
         return "".join(parts)
@@ -76,7 +87,7 @@ class Quiz:
             radio = w.RadioButtons(options=[(o, k) for k, o in enumerate(q.options)], value=None,
                                    layout=w.Layout(width="auto"))
             result = w.HTML()
-            button = w.Button(description="Check", button_style="primary")
+            button = w.Button(description=t("Check"), button_style="primary")
             button.on_click(lambda _, i=i, radio=radio: self.answer(i, radio.value))
             self._widgets.append((radio, result))
             rows += [w.HTML(f"<b>{i + 1}. {html.escape(q.prompt)}</b>"), radio, w.HBox([button, result])]
@@ -94,13 +105,14 @@ class Quiz:
 
 
 def load_quiz(lesson: str) -> Quiz:
-    """The quiz of a lesson (e.g. "01_what_is_an_slm"), from data/quizzes.json."""
+    """The quiz of a lesson (e.g. "01_what_is_an_slm"), from data/quizzes.json or its translation in data/i18n/."""
     import json
 
-    from course_lib.paths import DATA_DIR
+    from course_lib.i18n import data_file
 
-    quizzes = json.loads((DATA_DIR / "quizzes.json").read_text(encoding="utf-8"))
+    quizzes = json.loads(data_file("quizzes.json").read_text(encoding="utf-8"))
     if lesson not in quizzes:
-        raise KeyError(f"No quiz for {lesson!r}. Quizzes exist for: {', '.join(k for k in quizzes if k != '_about')}")
+        raise KeyError(t("No quiz for {lesson!r}. Quizzes exist for: {known}", lesson=lesson,
+                         known=", ".join(k for k in quizzes if k != "_about")))
     questions = [Question(q["prompt"], tuple(q["options"]), q["answer"], q["explanation"]) for q in quizzes[lesson]]
-    return Quiz("Check your understanding", questions)
+    return Quiz(t("Check your understanding"), questions)

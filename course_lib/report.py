@@ -169,13 +169,27 @@ def build_block(results: dict) -> str:
 
 def durations_block(results: dict) -> str:
     d = results["durations"]
-    rows = sorted(d["notebooks"].items())
-    slowest = max(rows, key=lambda kv: kv[1])
-    lines = ["| lesson | " + " | ".join(Path(name).stem[:2] for name, _ in rows) + " |",
-             "|---|" + "---|" * len(rows),
-             "| seconds | " + " | ".join(f"{seconds:.0f}" for _, seconds in rows) + " |",
-             "", f"The slowest, {Path(slowest[0]).stem}, took {slowest[1]:.0f} s of the 120 s each lesson may take; all "
-                 f"{len(rows)} together {sum(s for _, s in rows):.0f} s. {_measured_on(d['meta'])}"]
+    by_lang = {"English": {}, "中文": {}}
+    for name, seconds in d["notebooks"].items():
+        by_lang["中文" if name.startswith("zh-CN/") else "English"][Path(name).stem] = seconds
+    stems = sorted(by_lang["English"])
+    lines = ["| lesson | " + " | ".join(stem[:2] for stem in stems) + " |", "|---|" + "---|" * len(stems)]
+    for lang, times in by_lang.items():
+        if times:
+            lines.append(f"| {lang}, seconds | " + " | ".join(f"{times[s]:.0f}" if s in times else "–" for s in stems) + " |")
+    english = by_lang["English"]
+    slowest = max(english, key=english.get)
+    alone = d.get("alone", [])
+    side_by_side = [n for n in d["notebooks"] if n not in alone]
+    how = ""
+    if side_by_side and alone:
+        solo = ", ".join(sorted({Path(n).stem for n in alone}))
+        how = (f"The suite runs lessons two at a time on one thread each (pytest-xdist); {solo} ran alone, on every "
+               "core, because it measures threads and memory bandwidth. A lesson run on its own, as you will, has both "
+               "cores and takes less. ")
+    lines += ["", f"{how}The slowest English lesson, {slowest}, took {english[slowest]:.0f} s; all {len(english)} together "
+                  f"{sum(english.values()):.0f} s (of a lesson's time, not the suite's: side by side, two run at once). "
+                  f"{_measured_on(d['meta'])}"]
     return "\n".join(lines)
 
 
@@ -195,17 +209,26 @@ def render(readme: str, results: dict) -> str:
 
 
 def publish_durations(log_path=DURATIONS_LOG) -> Path:
-    """Copy the suite's per-lesson execution times into results/durations.json."""
+    """Copy the per-lesson execution times the last runs noted (both languages) into results/durations.json."""
     log = json.loads(Path(log_path).read_text(encoding="utf-8"))
+    alone = sorted(log.pop("_alone", []))
     out = RESULTS_DIR / "durations.json"
-    write_json(out, {"notebooks": dict(sorted(log.items())), "meta": run_meta("python -m pytest")})
+    write_json(out, {"notebooks": dict(sorted(log.items())), "alone": alone,
+                     "meta": run_meta("python -m pytest; python -m pytest lessons/zh-CN")})
     return out
 
 
-def record_duration(notebook, seconds: float, log_path=DURATIONS_LOG) -> None:
-    """Note how long one lesson took to execute (called by the test suite for each lesson it runs)."""
+def record_duration(notebook, seconds: float, log_path=DURATIONS_LOG, alone: bool = True) -> None:
+    """Note how long one lesson took to execute (called by pytest for each lesson it runs), and whether it had the
+    machine to itself (`alone`) or ran beside another lesson."""
+    from filelock import FileLock  # pytest-xdist's workers finish lessons at the same time: one writer at a time
+
     log_path = Path(log_path)
-    log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else {}
-    path = Path(notebook).resolve()
-    log[path.relative_to(LESSONS_DIR).as_posix() if path.is_relative_to(LESSONS_DIR) else path.name] = round(seconds, 1)
-    write_json(log_path, log)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(log_path) + ".lock"):
+        log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.exists() else {}
+        path = Path(notebook).resolve()
+        name = path.relative_to(LESSONS_DIR).as_posix() if path.is_relative_to(LESSONS_DIR) else path.name
+        log[name] = round(seconds, 1)
+        log["_alone"] = sorted(set(log.get("_alone", [])) - {name} | ({name} if alone else set()))
+        write_json(log_path, log)

@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from course_lib.errors import CourseError
+from course_lib.i18n import t
 from course_lib.models import available_models
 from course_lib.paths import MODELS_DIR, REPO_ROOT
 
@@ -73,8 +74,8 @@ class LocalServer:
             return self
         missing = [name for name in self.models if name not in available_models()]
         if missing:
-            raise ServerStartError(f"Course model folder missing: {', '.join(missing)}. "
-                                   "Rebuild with: python -m course_lib build-models")
+            raise ServerStartError(t("Course model folder missing: {missing}. Rebuild with: python -m course_lib build-models",
+                                     missing=", ".join(missing)))
         try:
             self._launch_until_healthy()
             for name in self.models:  # loaded now, so /v1/models lists them and the first lesson call is not slow
@@ -135,8 +136,8 @@ class LocalServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if not self.is_alive():
-                raise ServerStartError(f"The local server exited during startup (code {self.process.returncode}). "
-                                       f"Its log ends with:\n{self.log_tail()}")
+                raise ServerStartError(t("The local server exited during startup (code {code}). Its log ends with:\n{log}",
+                                         code=self.process.returncode, log=self.log_tail()))
             try:
                 with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=2) as response:
                     if response.status == 200:
@@ -144,8 +145,8 @@ class LocalServer:
             except (urllib.error.URLError, OSError):
                 pass  # not listening yet
             time.sleep(0.25)
-        raise ServerStartError(f"The local server did not answer /health within {self.startup_timeout:.0f} s. "
-                               f"Its log ends with:\n{self.log_tail()}")
+        raise ServerStartError(t("The local server did not answer /health within {seconds:.0f} s. Its log ends with:\n{log}",
+                                 seconds=self.startup_timeout, log=self.log_tail()))
 
     def _preload(self, name: str) -> None:
         """Load a model through the server's /load_model, which streams progress events until the model is ready."""
@@ -155,7 +156,8 @@ class LocalServer:
             for line in response:
                 event = json.loads(line[len(b"data: "):]) if line.startswith(b"data: ") else {}
                 if event.get("status") == "error":
-                    raise ServerStartError(f"The local server could not load {name!r}: {event.get('message')}")
+                    raise ServerStartError(t("The local server could not load {name!r}: {message}", name=name,
+                                             message=event.get("message")))
 
 
 _shared_server: LocalServer | None = None

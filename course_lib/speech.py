@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_lib.errors import CourseError
+from course_lib.i18n import t
 
 TTS_INSTALL = ("Debian/Ubuntu: sudo apt-get install espeak-ng\n"
                "Fedora: sudo dnf install espeak-ng\n"
@@ -62,8 +63,8 @@ def speak(text: str, voice: str | None = None, path: str | Path | None = None) -
     """Synthesise text to a WAV file, offline; the file is kept only if you give a path."""
     engine = tts_engine()
     if engine is None:
-        raise SpeechUnavailableError("No offline text-to-speech engine: the answer stays text only. "
-                                     f"Install espeak-ng, then run the cell again.\n{TTS_INSTALL}")
+        raise SpeechUnavailableError(t("No offline text-to-speech engine: the answer stays text only. "
+                                       "Install espeak-ng, then run the cell again.") + f"\n{TTS_INSTALL}")
     voice = voice or ("cmn" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en")  # Mandarin for Chinese text
     if path is None:
         handle, path_made = tempfile.mkstemp(prefix="course-speech-", suffix=".wav")
@@ -75,7 +76,7 @@ def speak(text: str, voice: str | None = None, path: str | Path | None = None) -
                        capture_output=True, check=True, timeout=60)
         synthesis_s, wav = time.perf_counter() - start, target.read_bytes()
     except (subprocess.SubprocessError, OSError) as err:
-        raise SpeechUnavailableError(f"espeak-ng could not speak this text ({type(err).__name__}).") from None
+        raise SpeechUnavailableError(t("espeak-ng could not speak this text ({error}).", error=type(err).__name__)) from None
     finally:
         if path is None:
             target.unlink(missing_ok=True)

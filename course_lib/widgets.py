@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from course_lib.generation import chat, top_next_tokens
+from course_lib.i18n import t
 from course_lib.plots import plot_next_tokens
 
 
@@ -19,13 +20,13 @@ class NextTokenPlayground:
         import ipywidgets as w
 
         self.model, self.tok, self.model_name = model, tok, model_name
-        self.prompt = w.Textarea(value=prompt, description="prompt", layout=w.Layout(width="95%"))
+        self.prompt = w.Textarea(value=prompt, description=t("prompt"), layout=w.Layout(width="95%"))
         self.temperature = w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="temperature")
-        self.top_k = w.IntSlider(value=0, min=0, max=50, description="top-k (0=off)")
+        self.top_k = w.IntSlider(value=0, min=0, max=50, description=t("top-k (0=off)"))
         self.top_p = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p")
         self.chart = w.Output()
         self.reply = w.HTML()
-        self.sample_button = w.Button(description="Sample a chat reply")
+        self.sample_button = w.Button(description=t("Sample a chat reply"))
         for control in (self.prompt, self.temperature, self.top_k, self.top_p):
             control.observe(lambda _: self.update(), names="value")
         self.sample_button.on_click(lambda _: self.sample_reply())
@@ -37,10 +38,11 @@ class NextTokenPlayground:
         """Recompute the distribution for the current prompt and settings, and redraw the chart."""
         self.last = top_next_tokens(self.model, self.tok, self.prompt.value, k=k, temperature=self.temperature.value,
                                     top_k=self.top_k.value, top_p=self.top_p.value)
-        settings = f"T={self.temperature.value:.1f}, top-k={self.top_k.value or 'off'}, top-p={self.top_p.value:.2f}"
+        settings = f"T={self.temperature.value:.1f}, top-k={self.top_k.value or t('off')}, top-p={self.top_p.value:.2f}"
         with self.chart:
             self.chart.clear_output(wait=True)
-            fig = plot_next_tokens(self.last, title=f"{self.model_name}: next token ({settings})")
+            title = t("{model}: next token ({settings})", model=self.model_name, settings=settings)
+            fig = plot_next_tokens(self.last, title=title)
             display(fig)
             plt.close(fig)  # displayed once, inside the widget
         return self.last
@@ -49,7 +51,7 @@ class NextTokenPlayground:
         """Ask the prompt as a chat question with the current sampling settings."""
         text = chat(self.model, self.tok, self.prompt.value, max_new_tokens=60, temperature=self.temperature.value,
                     top_k=self.top_k.value, top_p=self.top_p.value, seed=seed)
-        self.reply.value = f"<b>{self.model_name}</b> (a tiny course model) says: {text}"
+        self.reply.value = t("<b>{model}</b> (a tiny course model) says: {text}", model=self.model_name, text=text)
         return text
 
     def _ipython_display_(self):

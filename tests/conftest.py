@@ -1,6 +1,3 @@
-import os
-import time
-
 import pytest
 import torch
 from transformers import Phi3Config, Phi3ForCausalLM
@@ -29,34 +26,3 @@ def tiny_model(tok):
                      original_max_position_embeddings=256, pad_token_id=tok.pad_token_id,
                      eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id)
     return Phi3ForCausalLM(cfg).eval()
-
-
-def pytest_configure(config):
-    """Keep every lesson nbmake executes successfully, so the course site can reuse it instead of running it again,
-    and note how long it took (build/notebook_durations.json; `python -m course_lib report --durations` publishes it).
-
-    It takes effect when tests/ is part of the run, as in the README's command. Progress bars are switched off in
-    the lesson kernels: on a static page a bar is a frozen widget.
-    """
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    try:
-        from nbmake import nb_run
-    except ImportError:
-        return
-    execute = nb_run.NotebookRun.execute
-    if getattr(execute, "keeps_executions", False):
-        return
-
-    def execute_and_keep(self):
-        from course_lib.report import record_duration
-        from course_lib.site import keep_execution
-
-        start = time.perf_counter()
-        result = execute(self)
-        if result.error is None:
-            record_duration(self.filename, time.perf_counter() - start)
-            keep_execution(self.filename, result.nb)
-        return result
-
-    execute_and_keep.keeps_executions = True
-    nb_run.NotebookRun.execute = execute_and_keep

@@ -8,11 +8,11 @@ import pytest
 
 from course_lib.paths import LESSONS_DIR, REPO_ROOT
 
-NOTEBOOKS = sorted(LESSONS_DIR.glob("*.ipynb"))
+NOTEBOOKS = sorted(LESSONS_DIR.rglob("*.ipynb"))  # both languages
 SECRET = re.compile(r"(ghp_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9]{32,}|nvapi-[A-Za-z0-9_-]{20,})")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(LESSONS_DIR).as_posix())
 def test_notebook_is_stored_without_outputs(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb["cells"]:

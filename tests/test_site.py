@@ -30,9 +30,32 @@ if CHROMIUM is None:
     pytest.skip("needs chromium for the browser test (Debian/Ubuntu: apt-get install chromium)", allow_module_level=True)
 
 
+# Injected into a copy of each page: after layout, write the computed font of the first Chinese paragraph and the
+# page's language where --dump-dom shows them.
+FONT_PROBE = """<script>
+const cell = [...document.querySelectorAll('.jp-RenderedMarkdown p, .jp-RenderedMarkdown li, td, li')]
+  .find(e => /[\\u4e00-\\u9fff]/.test(e.textContent));
+document.body.setAttribute('data-cjk-font', cell ? getComputedStyle(cell).fontFamily : 'no Chinese paragraph');
+document.body.setAttribute('data-lang', document.documentElement.lang);
+</script>"""
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def doms(site, tmp_path_factory):
+    """Every page of both languages, as Chromium laid it out: one browser run per page."""
+    out = {}
+    for lang, pages in site.items():
+        for page in pages:
+            probe = page.with_name(f"probe-{page.name}")  # beside the page: its links resolve the same
+            probe.write_text(page.read_text(encoding="utf-8").replace("</body>", FONT_PROBE + "</body>"), encoding="utf-8")
+            out[lang, page.stem] = rendered_dom(probe, tmp_path_factory.mktemp(f"profile-{lang}-{page.stem}"))
+            probe.unlink()
+    return out
 
 
 def rendered_dom(page, profile):
@@ -43,20 +66,26 @@ def rendered_dom(page, profile):
     return result.stdout
 
 
-def test_home_page_lists_every_lesson(site, tmp_path):
-    dom = rendered_dom(site[0], tmp_path)
-    assert "Syllabus" in dom
-    for notebook in lessons():
-        assert f'href="{notebook.stem}.html"' in dom
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_home_page_lists_every_lesson_and_links_the_other_language(site, doms, lang):
+    dom = doms[lang, "index"]
+    assert ("Syllabus" if lang == "en" else "课程大纲") in dom
+    for notebook in lessons(lang):
+        assert f"href=\"{notebook.stem}.html\"" in dom
+    other = "zh-CN/index.html" if lang == "en" else "../index.html"
+    assert f"href=\"{other}\"" in dom
+    assert (site[lang][0].parent / other).resolve().exists()
 
 
-def test_every_lesson_page_renders_without_errors_and_with_its_figures(site, tmp_path):
-    pages = {p.stem: p for p in site[1:]}
-    assert set(pages) == {n.stem for n in lessons()}
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_every_lesson_page_renders_without_errors_and_with_its_figures(site, doms, lang):
+    pages = {p.stem: p for p in site[lang][1:]}
+    assert set(pages) == {n.stem for n in lessons(lang)} and len(pages) == 12
     assert LESSONS_WITH_FIGURES <= set(pages)  # every lesson the figure check below names is there to be checked
+    objectives, quiz = ("Learning objectives", "Check your understanding") if lang == "en" else ("学习目标", "检查你的理解")
     for name, page in pages.items():
-        dom = rendered_dom(page, tmp_path / name)
-        assert "Learning objectives" in dom and "Check your understanding" in dom, name
+        dom = doms[lang, name]
+        assert objectives in dom and quiz in dom, name
         assert "Traceback (most recent call last)" not in dom, name
         assert "jp-OutputArea-output" in dom, f"{name}: no outputs on the page"
         images = re.findall(r'src="data:image/png;base64,([^"]+)"', dom)
@@ -64,3 +93,29 @@ def test_every_lesson_page_renders_without_errors_and_with_its_figures(site, tmp
             assert images, f"{name}: no figure on the page"
         for data in images:
             assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n", name
+        switch = re.search(r"<nav class=\"course-languages\">(.*?)</nav>", dom, re.S)
+        assert switch, f"{name}: no language switch"
+        for href in re.findall(r'href="([^"]+)"', switch.group(1)):
+            assert (page.parent / href).resolve().exists(), f"{name}: the language switch links to a missing {href}"
+        assert f'data-lang="{lang}"' in dom, name
+
+
+def installed_cjk_families():
+    """The CJK font families fontconfig has (what Chromium draws Chinese with on Linux)."""
+    listing = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    return {name.strip() for line in listing.splitlines() for name in line.split(",")}
+
+
+def test_chinese_pages_render_in_an_installed_cjk_font(site, doms):
+    from course_lib.fonts import CJK_FONTS
+
+    installed = installed_cjk_families()
+    if not installed:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs fonts-noto-cjk (.ci/run): fontconfig lists no Chinese font")
+        pytest.skip("no CJK font installed (Debian/Ubuntu: apt-get install fonts-noto-cjk)")
+    for page in site["zh-CN"]:
+        family = re.search(r'data-cjk-font="([^"]*)"', doms["zh-CN", page.stem]).group(1).replace("&quot;", '"')
+        named = [f.strip().strip('"') for f in family.split(",")]
+        usable = [f for f in named if f in CJK_FONTS and f in installed]
+        assert usable, f"{page.name}: Chinese text is set in {family}, and none of those CJK fonts is installed ({installed})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 
 def parameter_count_solution():
@@ -27,9 +28,9 @@ def check_param_count(answer):
     # Reference: the config's model counted on the meta device (the solution reads the safetensors header via describe).
     truth = parameters_on_meta_device("tiny-phi-3.5-mini") / 1e6
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return False, "give a number: the parameter count in millions, e.g. 12.3"
+        return False, t("give a number: the parameter count in millions, e.g. 12.3")
     if abs(answer - truth) <= 0.05 * truth:
-        return True, f"it has {truth:.2f} million parameters, about a thousandth of Phi-3.5-mini's 3.8 billion."
+        return True, t("it has {truth:.2f} million parameters, about a thousandth of Phi-3.5-mini's 3.8 billion.", truth=truth)
     if abs(answer * 1e6 - truth) <= 0.05 * truth or abs(answer / 1e6 - truth) <= 0.05 * truth:
-        return False, "right number, wrong unit: give it in millions."
-    return False, "read the 'M params' column of the doctor report, or call describe('tiny-phi-3.5-mini')."
+        return False, t("right number, wrong unit: give it in millions.")
+    return False, t("read the 'M params' column of the doctor report, or call describe('tiny-phi-3.5-mini').")

@@ -7,6 +7,7 @@ import math
 import torch
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐕 temperature -----------------------------------------------------------------------------------------
 
@@ -27,19 +28,21 @@ def check_temperature(fn):
     # Reference: the softmax formula by hand in float64 (the solution calls torch.softmax).
     torch.manual_seed(0)
     logits = torch.randn(50) * 3
-    for t in (0.5, 1.0, 2.0):
-        result = fn(logits.clone(), t)
+    for temperature in (0.5, 1.0, 2.0):
+        result = fn(logits.clone(), temperature)
         if result is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got = torch.as_tensor(result, dtype=torch.float64)
-        want = softmax_by_hand(logits, t)
+        want = softmax_by_hand(logits, temperature)
         if got.shape != want.shape:
-            return False, f"return one probability per token: expected shape {tuple(want.shape)}, got {tuple(got.shape)}"
+            return False, t("return one probability per token: expected shape {want}, got {got}",
+                            want=tuple(want.shape), got=tuple(got.shape))
         if abs(float(got.sum()) - 1) > 1e-4:
-            return False, f"probabilities must sum to 1 (yours sum to {float(got.sum()):.3f}): apply softmax"
+            return False, t("probabilities must sum to 1 (yours sum to {total:.3f}): apply softmax", total=float(got.sum()))
         if not torch.allclose(got, want, atol=1e-5):
-            return False, f"at temperature {t} the values differ: divide the logits by the temperature before the softmax"
-    return True, "dividing by T < 1 sharpens the distribution, T > 1 flattens it."
+            return False, t("at temperature {temperature} the values differ: "
+                            "divide the logits by the temperature before the softmax", temperature=temperature)
+    return True, t("dividing by T < 1 sharpens the distribution, T > 1 flattens it.")
 
 
 # ---- 🐢 counting tokens ------------------------------------------------------------------------------------
@@ -56,7 +59,7 @@ def count_tokens_solution():
     return len(tok("我今天学习小语言模型。", add_special_tokens=False)["input_ids"])
 
 
-@exercise("01-count-tokens", "🐢", f"How many tokens is '{COUNT_TOKENS_TEXT}' for the course tokenizer?",
+@exercise("01-count-tokens", "🐢", "How many tokens is '我今天学习小语言模型。' for the course tokenizer?",
           solution=count_tokens_solution, answer_variable="n_tokens")
 def check_count_tokens(answer):
     from tokenizers import Tokenizer
@@ -68,11 +71,12 @@ def check_count_tokens(answer):
     n_tokens = len(bpe.encode(COUNT_TOKENS_TEXT, add_special_tokens=False).ids)
     n_chars = len(COUNT_TOKENS_TEXT)
     if answer == n_tokens:
-        return True, (f"{n_tokens} tokens for {n_chars} characters: most characters are one token each, and any "
-                      "character the tokenizer never saw falls back to several byte tokens.")
+        return True, t("{n_tokens} tokens for {n_chars} characters: most characters are one token each, and any "
+                       "character the tokenizer never saw falls back to several byte tokens.", n_tokens=n_tokens, n_chars=n_chars)
     if answer == n_chars:
-        return False, f"{n_chars} is the number of characters; count the token ids with tok(text)['input_ids']."
-    return False, "encode the sentence with the course tokenizer and count the ids."
+        return False, t("{n_chars} is the number of characters; count the token ids with tok(text)['input_ids'].",
+                        n_chars=n_chars)
+    return False, t("encode the sentence with the course tokenizer and count the ids.")
 
 
 # ---- 🦁 top-p ------------------------------------------------------------------------------------------------
@@ -102,16 +106,17 @@ def check_top_p(fn):
         probs = torch.softmax(logits, dim=-1)
         result = fn(probs.clone(), top_p)
         if result is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got = torch.as_tensor(result, dtype=torch.float)
         want = nucleus_by_transformers(logits, top_p)
         if got.shape != want.shape:
-            return False, f"return one probability per token (shape {tuple(want.shape)}), in the original order"
+            return False, t("return one probability per token (shape {shape}), in the original order", shape=tuple(want.shape))
         if abs(float(got.sum()) - 1) > 1e-4:
-            return False, "renormalise what you keep so it sums to 1"
+            return False, t("renormalise what you keep so it sums to 1")
         if int((got > 0).sum()) != int((want > 0).sum()):
-            return False, (f"at top_p={top_p} you keep {int((got > 0).sum())} tokens, the nucleus has {int((want > 0).sum())}: "
-                           "sort by probability, and keep a token while the mass *before* it is below top_p")
+            return False, t("at top_p={top_p} you keep {kept} tokens, the nucleus has {nucleus}: "
+                            "sort by probability, and keep a token while the mass *before* it is below top_p",
+                            top_p=top_p, kept=int((got > 0).sum()), nucleus=int((want > 0).sum()))
         if not torch.allclose(got, want, atol=1e-5):
-            return False, "the right tokens, but not the right values: put them back in vocabulary order, then renormalise"
-    return True, "top-p adapts to the distribution: few tokens when the model is sure, many when it is not."
+            return False, t("the right tokens, but not the right values: put them back in vocabulary order, then renormalise")
+    return True, t("top-p adapts to the distribution: few tokens when the model is sure, many when it is not.")

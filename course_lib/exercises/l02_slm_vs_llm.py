@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐢 GPUs for GPT-4 ----------------------------------------------------------------------------------------
 
@@ -25,16 +26,18 @@ GPUS_AT_OTHER_PRECISIONS = {88: ("fp32", 4), 22: ("int8", 1), 11: ("int4", 0.5)}
 def check_llm_gpus(answer):
     # Reference: the arithmetic done by hand above (the solution computes it with math.ceil).
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return False, "give a number of GPUs, e.g. 12"
+        return False, t("give a number of GPUs, e.g. 12")
     if answer == GPT4_FP16_GPUS:
-        return True, (f"{GPT4_FP16_GIGABYTES:,} GB of weights need {GPT4_FP16_GPUS} GPUs of 80 GB, before the KV cache "
-                      "and activations. Phi-3-mini at int4 (1.9 GB) fits in a phone.")
+        return True, t("{gigabytes:,} GB of weights need {gpus} GPUs of 80 GB, before the KV cache "
+                       "and activations. Phi-3-mini at int4 (1.9 GB) fits in a phone.",
+                       gigabytes=GPT4_FP16_GIGABYTES, gpus=GPT4_FP16_GPUS)
     if abs(answer - GPT4_FP16_GIGABYTES) <= 0.02 * GPT4_FP16_GIGABYTES:
-        return False, "that is the memory in GB; now divide by 80 GB per GPU."
+        return False, t("that is the memory in GB; now divide by 80 GB per GPU.")
     if answer in GPUS_AT_OTHER_PRECISIONS:
         precision, bytes_per_weight = GPUS_AT_OTHER_PRECISIONS[answer]
-        return False, f"that is the count at {precision} ({bytes_per_weight} bytes per weight); fp16 takes 2 bytes."
-    return False, "memory = parameters × 2 bytes (fp16) ÷ 10**9 = GB; then divide by 80 and round up."
+        return False, t("that is the count at {precision} ({bytes_per_weight} bytes per weight); fp16 takes 2 bytes.",
+                        precision=precision, bytes_per_weight=bytes_per_weight)
+    return False, t("memory = parameters × 2 bytes (fp16) ÷ 10**9 = GB; then divide by 80 and round up.")
 
 
 # ---- 🐕 bytes for any precision ----------------------------------------------------------------------------------
@@ -52,7 +55,7 @@ BYTES_NEEDED_CASES = ((3_800_000_000, 4, 1_900_000_000), (3_800_000_000, 16, 7_6
 def check_bytes_needed(fn):
     # Reference: the byte counts written out by hand in BYTES_NEEDED_CASES (the solution computes parameters × bits / 8).
     if not callable(fn):
-        return False, "pass the function itself: check('02-bytes-needed', bytes_needed)"
+        return False, t("pass the function itself: check('02-bytes-needed', bytes_needed)")
 
     def close(value, target):
         return abs(value - target) <= 1e-9 * abs(target)
@@ -60,15 +63,17 @@ def check_bytes_needed(fn):
     for parameters, bits, want in BYTES_NEEDED_CASES:
         result = fn(parameters, bits)
         if result is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got = float(result)
         if close(got, want):
             continue
         if close(got, want * 8):
-            return False, "that is the number of bits: divide by 8, the bits in a byte."
+            return False, t("that is the number of bits: divide by 8, the bits in a byte.")
         if close(got, want / 1e9) or close(got, want / 2**30):
-            return False, "return bytes, not gigabytes: leave the unit conversion to the caller."
+            return False, t("return bytes, not gigabytes: leave the unit conversion to the caller.")
         if got == parameters * bits // 8:
-            return False, f"use / rather than //: {parameters} weights at {bits} bits take {want} bytes."
-        return False, f"{parameters:,} weights at {bits} bits take {want:,.1f} bytes; yours says {got:,.1f}."
-    return True, "memory = parameters × bits ÷ 8: 3.8B weights take 15.2 GB at fp32, 7.6 GB at fp16 and 1.9 GB at int4."
+            return False, t("use / rather than //: {parameters} weights at {bits} bits take {want} bytes.",
+                            parameters=parameters, bits=bits, want=want)
+        return False, t("{parameters:,} weights at {bits} bits take {want:,.1f} bytes; yours says {got:,.1f}.",
+                        parameters=parameters, bits=bits, want=want, got=got)
+    return True, t("memory = parameters × bits ÷ 8: 3.8B weights take 15.2 GB at fp32, 7.6 GB at fp16 and 1.9 GB at int4.")

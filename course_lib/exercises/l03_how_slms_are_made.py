@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐕 masking the prompt ----------------------------------------------------------------------------------
 
@@ -22,15 +23,15 @@ def check_label_mask(fn):
     for prompt, answer, want in LABEL_CASES:
         result = fn(list(prompt), list(answer))
         if result is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got = list(result)
         if len(got) != len(want):
-            return False, f"labels must be as long as prompt + answer ({len(want)}), got {len(got)}"
+            return False, t("labels must be as long as prompt + answer ({want}), got {got}", want=len(want), got=len(got))
         if got[: len(prompt)] != want[: len(prompt)]:
-            return False, "every prompt position must be -100, the value cross-entropy ignores"
+            return False, t("every prompt position must be -100, the value cross-entropy ignores")
         if got != want:
-            return False, "the answer positions must keep their token ids: they are what the model learns"
-    return True, "only the assistant's tokens are targets, so the model learns to answer, not to ask."
+            return False, t("the answer positions must keep their token ids: they are what the model learns")
+    return True, t("only the assistant's tokens are targets, so the model learns to answer, not to ask.")
 
 
 # ---- 🐢 what LoRA trains --------------------------------------------------------------------------------------
@@ -78,11 +79,11 @@ def check_lora_share(answer):
     # (the solution asks peft's get_nb_trainable_parameters).
     truth = lora_share_reference()
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return False, "give a fraction between 0 and 1: trainable parameters / all parameters"
+        return False, t("give a fraction between 0 and 1: trainable parameters / all parameters")
     if abs(answer - truth) <= 0.1 * truth:
-        return True, f"LoRA trains {truth:.1%} of the weights; the rest stay frozen."
+        return True, t("LoRA trains {truth:.1%} of the weights; the rest stay frozen.", truth=truth)
     if abs(answer / 100 - truth) <= 0.1 * truth:
-        return False, "that looks like a percentage: give a fraction (divide by 100)."
+        return False, t("that looks like a percentage: give a fraction (divide by 100).")
     if not 0 < answer < 1:
-        return False, "give a fraction between 0 and 1: trainable parameters / all parameters"
-    return False, "use model.get_nb_trainable_parameters() on the LoRA-wrapped model: (trainable, total)."
+        return False, t("give a fraction between 0 and 1: trainable parameters / all parameters")
+    return False, t("use model.get_nb_trainable_parameters() on the LoRA-wrapped model: (trainable, total).")

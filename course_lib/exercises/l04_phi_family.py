@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐢 int4 gigabytes --------------------------------------------------------------------------------------------
 
@@ -33,21 +34,22 @@ def check_int4_gb(answer):
     params = phi3_parameters_by_hand(phi35_mini_config())
     truth = params * 0.5 / 1e9
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return False, "give a number of gigabytes, e.g. 2.5: parameters × bytes per parameter ÷ 1e9."
+        return False, t("give a number of gigabytes, e.g. 2.5: parameters × bytes per parameter ÷ 1e9.")
 
     def near(value):
         return abs(answer - value) <= 0.03 * value
 
     if near(truth) or near(params * 0.5 / 2**30):
-        return True, (f"{params:,} parameters × half a byte = {truth:.2f} GB ({params * 0.5 / 2**30:.2f} GiB): "
-                      "small enough for a phone. Real int4 files are a little larger: they also store scales.")
+        return True, t("{params:,} parameters × half a byte = {truth:.2f} GB ({gib:.2f} GiB): "
+                       "small enough for a phone. Real int4 files are a little larger: they also store scales.",
+                       params=params, truth=truth, gib=params * 0.5 / 2**30)
     if near(params * 0.5):
-        return False, "right amount, wrong unit: that is bytes; give gigabytes (divide by 1e9)."
+        return False, t("right amount, wrong unit: that is bytes; give gigabytes (divide by 1e9).")
     if near(params * 2 / 1e9):
-        return False, "that is fp16 (2 bytes per parameter); int4 stores 4 bits, half a byte, per parameter."
+        return False, t("that is fp16 (2 bytes per parameter); int4 stores 4 bits, half a byte, per parameter.")
     if near(params * 4 / 1e9):
-        return False, "that is fp32, or 4 bits counted as 4 bytes: int4 is half a byte per parameter."
-    return False, "multiply the parameter count you counted above by 0.5 byte and divide by 1e9 (or call memory_gb)."
+        return False, t("that is fp32, or 4 bits counted as 4 bytes: int4 is half a byte per parameter.")
+    return False, t("multiply the parameter count you counted above by 0.5 byte and divide by 1e9 (or call memory_gb).")
 
 
 # ---- 🐕 active parameters of a MoE ----------------------------------------------------------------------------------
@@ -65,10 +67,10 @@ def moe_cases() -> dict:
 
     tiny = dict(vocab_size=50, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
     return {"Phi-3.5-MoE": phi35_moe_config(),
-            "a 2-layer model with 4 experts, top-1": PhimoeConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=2,
-                                                                  num_local_experts=4, num_experts_per_tok=1, **tiny),
-            "a 3-layer model with 8 experts, top-2": PhimoeConfig(hidden_size=32, intermediate_size=40, num_hidden_layers=3,
-                                                                  num_local_experts=8, num_experts_per_tok=2, **tiny)}
+            t("a 2-layer model with 4 experts, top-1"): PhimoeConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                                                                     num_local_experts=4, num_experts_per_tok=1, **tiny),
+            t("a 3-layer model with 8 experts, top-2"): PhimoeConfig(hidden_size=32, intermediate_size=40, num_hidden_layers=3,
+                                                                     num_local_experts=8, num_experts_per_tok=2, **tiny)}
 
 
 @exercise("04-moe-active", "🐕", "Write moe_active(config, total): the parameters one token uses", solution=moe_active)
@@ -78,31 +80,33 @@ def check_moe_active(fn):
     # Reference: parameter_counts, which sums the experts' tensors of the model built on the meta device
     # (the solution computes the experts' size from the config).
     if not callable(fn):
-        return False, "pass the function itself: check('04-moe-active', moe_active)"
+        return False, t("pass the function itself: check('04-moe-active', moe_active)")
     cases = moe_cases()
     for name, cfg in cases.items():
         counts = parameter_counts(cfg)
         total, want = counts["total"], counts["active"]
         got = fn(cfg, total)
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         if not isinstance(got, (int, float)):
-            return False, f"return a number of parameters, not a {type(got).__name__}"
+            return False, t("return a number of parameters, not a {kind}", kind=type(got).__name__)
         layers, experts, k = cfg.num_hidden_layers, cfg.num_local_experts, cfg.num_experts_per_tok
         expert = 3 * cfg.hidden_size * cfg.intermediate_size
         if round(got) == want:
             continue
         if round(got) == total:
-            return False, "a token uses only num_experts_per_tok experts per layer: subtract the others' weights."
+            return False, t("a token uses only num_experts_per_tok experts per layer: subtract the others' weights.")
         if round(got) == total - layers * experts * expert:
-            return False, "you removed every expert: the num_experts_per_tok chosen experts are active too."
+            return False, t("you removed every expert: the num_experts_per_tok chosen experts are active too.")
         if round(got) == total * k // experts:
-            return False, "only the experts are shared out: attention, embeddings and the router serve every token."
+            return False, t("only the experts are shared out: attention, embeddings and the router serve every token.")
         if round(got) == total - layers * (experts - k) * 2 * cfg.hidden_size * cfg.intermediate_size:
-            return False, "each expert has three hidden × intermediate matrices: gate, up and down."
+            return False, t("each expert has three hidden × intermediate matrices: gate, up and down.")
         if round(got) == total - (experts - k) * expert:
-            return False, "every layer has its own experts: multiply by num_hidden_layers."
-        return False, f"for {name} the meta-device count gives {want:,} active parameters, yours gives {round(got):,}."
+            return False, t("every layer has its own experts: multiply by num_hidden_layers.")
+        return False, t("for {name} the meta-device count gives {want:,} active parameters, yours gives {got:,}.",
+                        name=name, want=want, got=round(got))
     real = parameter_counts(cases["Phi-3.5-MoE"])
-    return True, (f"Phi-3.5-MoE uses {real['active']:,} of its {real['total']:,} parameters per token "
-                  f"({real['active'] / real['total']:.0%}): memory pays for the total, compute for the active.")
+    return True, t("Phi-3.5-MoE uses {active:,} of its {total:,} parameters per token "
+                   "({share:.0%}): memory pays for the total, compute for the active.",
+                   active=real["active"], total=real["total"], share=real["active"] / real["total"])

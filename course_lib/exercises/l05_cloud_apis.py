@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐢 NIM's model id ------------------------------------------------------------------------------------------
 
@@ -21,10 +22,10 @@ LOCAL_PHI35_MINI = "tiny-phi-3.5-mini"  # the course model that the local backen
 def check_nim_model(answer):
     # Reference: the id NVIDIA publishes, written out above (the solution looks it up with resolve_model).
     if answer == NIM_PHI35_MINI:
-        return True, f"NIM names models by publisher and lower-case id: {NIM_PHI35_MINI}."
+        return True, t("NIM names models by publisher and lower-case id: {model}.", model=NIM_PHI35_MINI)
     if answer == LOCAL_PHI35_MINI:
-        return False, "that is the local course model; ask for the nim backend's id."
-    return False, "call course_lib.clients.resolve_model with the short name and the backend name."
+        return False, t("that is the local course model; ask for the nim backend's id.")
+    return False, t("call course_lib.clients.resolve_model with the short name and the backend name.")
 
 
 # ---- 🐕 the next request of a chat --------------------------------------------------------------------------------
@@ -41,11 +42,11 @@ def check_next_request(fn):
     before = [dict(m) for m in history]  # a copy, to see whether the function changed `history`
     result = fn(history, "What is an SLM?")
     if result is None:
-        return False, "your function returned None: did you forget `return`?"
+        return False, t("your function returned None: did you forget `return`?")
     if history != before:
-        return False, "you changed `history` in place: build a new list (history + [...])."
+        return False, t("you changed `history` in place: build a new list (history + [...]).")
     if list(result[:-1]) != before:
-        return False, "the request must start with the whole history, in order: the API keeps no memory."
+        return False, t("the request must start with the whole history, in order: the API keeps no memory.")
     if result[-1] != {"role": "user", "content": "What is an SLM?"}:
-        return False, "the last message must be {'role': 'user', 'content': user_text}."
-    return True, "the API is stateless, so every call carries the whole conversation."
+        return False, t("the last message must be {'role': 'user', 'content': user_text}.")
+    return True, t("the API is stateless, so every call carries the whole conversation.")

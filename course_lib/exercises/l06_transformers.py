@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 _loaded: dict[str, tuple] = {}
 
@@ -45,15 +46,15 @@ def check_greedy_kwargs(answer):
 
     # Reference: greedy decoding by hand, the argmax token after token (the solution is generate()'s keywords).
     if not isinstance(answer, dict):
-        return False, "give a dict of keyword arguments, e.g. {'max_new_tokens': 20, ...}"
+        return False, t("give a dict of keyword arguments, e.g. {'max_new_tokens': 20, ...}")
     if answer.get("do_sample") is True:
-        return False, "do_sample=True draws tokens at random; greedy decoding always takes the most likely one."
+        return False, t("do_sample=True draws tokens at random; greedy decoding always takes the most likely one.")
     if answer.get("do_sample") is not False:
         if answer.get("temperature") == 0:
-            return False, "temperature=0 is not how Transformers asks for greedy decoding: set do_sample=False."
-        return False, "say do_sample=False explicitly: a checkpoint's generation_config.json may switch sampling on."
+            return False, t("temperature=0 is not how Transformers asks for greedy decoding: set do_sample=False.")
+        return False, t("say do_sample=False explicitly: a checkpoint's generation_config.json may switch sampling on.")
     if (answer.get("num_beams") or 1) > 1:
-        return False, "num_beams > 1 is beam search, which keeps several candidate replies; greedy keeps one."
+        return False, t("num_beams > 1 is beam search, which keeps several candidate replies; greedy keeps one.")
     model, tok = tiny_chat_model()
     inputs = tok.apply_chat_template([{"role": "user", "content": "What is a small language model?"}],
                                      add_generation_prompt=True, return_tensors="pt", return_dict=True)
@@ -61,12 +62,15 @@ def check_greedy_kwargs(answer):
     for seed in (0, 1):
         torch.manual_seed(seed)
         if model.generate(**inputs, **{**answer, "max_new_tokens": 12}).tolist() != want:
-            return False, ("with these settings the reply differs from plain greedy decoding: keep do_sample=False "
-                           "and drop the rest.")
+            return False, t("with these settings the reply differs from plain greedy decoding: keep do_sample=False "
+                            "and drop the rest.")
     ignored = [k for k in ("temperature", "top_k", "top_p") if k in answer]
-    note = f" ({', '.join(ignored)} only matter when sampling: Transformers ignores them here, and warns.)" if ignored else ""
-    return True, ("do_sample=False takes the most likely token at every step, so the same prompt gives the same reply, "
-                  "whatever the seed." + note)
+    if ignored:
+        return True, t("do_sample=False takes the most likely token at every step, so the same prompt gives the same reply, "
+                       "whatever the seed. ({ignored} only matter when sampling: Transformers ignores them here, and warns.)",
+                       ignored=", ".join(ignored))
+    return True, t("do_sample=False takes the most likely token at every step, so the same prompt gives the same reply, "
+                   "whatever the seed.")
 
 
 # ---- 🐕 the chat prompt by hand -------------------------------------------------------------------------------------
@@ -90,22 +94,23 @@ PHI3_PROMPT_CASES = [
 def check_phi3_prompt(fn):
     # Reference: the tokenizer's own chat template, apply_chat_template (the solution joins the tags by hand).
     if not callable(fn):
-        return False, "pass the function itself: check('06-phi3-prompt', phi3_prompt)"
+        return False, t("pass the function itself: check('06-phi3-prompt', phi3_prompt)")
     _, tok = tiny_chat_model()
     for messages in PHI3_PROMPT_CASES:
         want = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         got = fn([dict(m) for m in messages])
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         if not isinstance(got, str):
-            return False, f"return one string (the prompt), not a {type(got).__name__}"
+            return False, t("return one string (the prompt), not a {kind}", kind=type(got).__name__)
         if got == want:
             continue
         if got + "<|assistant|>\n" == want:
-            return False, "end with the generation prompt '<|assistant|>\\n': it tells the model that it is its turn."
+            return False, t("end with the generation prompt '<|assistant|>\\n': it tells the model that it is its turn.")
         if "<|end|>" not in got:
-            return False, "close every turn with '<|end|>' and a newline."
+            return False, t("close every turn with '<|end|>' and a newline.")
         if got.replace("\n", "") == want.replace("\n", ""):
-            return False, "the newlines matter: one after each role tag ('<|user|>\\n') and one after each '<|end|>'."
-        return False, f"for {len(messages)} message(s) the template gives {want!r}, yours gives {got!r}"
-    return True, "that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token."
+            return False, t("the newlines matter: one after each role tag ('<|user|>\\n') and one after each '<|end|>'.")
+        return False, t("for {n} message(s) the template gives {want!r}, yours gives {got!r}",
+                        n=len(messages), want=want, got=got)
+    return True, t("that is Phi-3.5-mini-instruct's template; once tokenised, each tag is a single special token.")

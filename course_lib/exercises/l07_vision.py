@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐢 the tokens of a two-image question ---------------------------------------------------------------------------
 
@@ -33,14 +34,15 @@ def check_two_image_tokens(answer):
     images = [Image.new("RGB", (50, 40), "white")] * 2
     truth = len(processor(text=prompt, images=images)["input_ids"][0])
     if not isinstance(answer, int):
-        return False, "give a whole number: the length of the processor's input_ids for that question and two images."
+        return False, t("give a whole number: the length of the processor's input_ids for that question and two images.")
     if answer == truth:
-        return True, f"{truth} tokens, of which {2 * per_image} are image tokens: pictures are expensive context."
+        return True, t("{truth} tokens, of which {image_tokens} are image tokens: pictures are expensive context.",
+                       truth=truth, image_tokens=2 * per_image)
     if answer == truth - 2 * per_image + 2:
-        return False, "that counts each <image> placeholder once: the processor repeats it once per patch."
+        return False, t("that counts each <image> placeholder once: the processor repeats it once per patch.")
     if answer == truth - per_image:
-        return False, "that is one image's worth of image tokens: the question has two images."
-    return False, "call processor(text=prompt, images=two.images) and take len(...['input_ids'][0])."
+        return False, t("that is one image's worth of image tokens: the question has two images.")
+    return False, t("call processor(text=prompt, images=two.images) and take len(...['input_ids'][0]).")
 
 
 # ---- 🐕 patch tokens ----------------------------------------------------------------------------------------------
@@ -62,16 +64,17 @@ def patches_by_unfold(image_size: int, patch_size: int) -> int:
 def check_image_tokens(fn):
     # Reference: the patches torch's unfold cuts from a blank image (the solution squares the patches per side).
     if not callable(fn):
-        return False, "pass the function itself: check('07-image-tokens', image_tokens)"
+        return False, t("pass the function itself: check('07-image-tokens', image_tokens)")
     for size, patch in ((336, 14), (96, 12), (224, 16), (224, 32)):
         got, want = fn(size, patch), patches_by_unfold(size, patch)
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         if got == want:
             continue
         if got == want + 1:
-            return False, "no class token here: count the patches only."
+            return False, t("no class token here: count the patches only.")
         if got == size // patch:
-            return False, "that is one row of patches: the image is square, so square it."
-        return False, f"a {size}×{size} image in {patch}×{patch} patches has {want} of them, not {got}."
-    return True, "336/14 = 24 patches a side, 576 in all: Phi-3-vision then spends 144 tokens per crop."
+            return False, t("that is one row of patches: the image is square, so square it.")
+        return False, t("a {size}×{size} image in {patch}×{patch} patches has {want} of them, not {got}.",
+                        size=size, patch=patch, want=want, got=got)
+    return True, t("336/14 = 24 patches a side, 576 in all: Phi-3-vision then spends 144 tokens per crop.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 # ---- 🐢 top-2 routing -----------------------------------------------------------------------------------------------
 
@@ -21,25 +22,25 @@ TOP2_CASES = [[0.1, 0.5, 0.3, 0.1], [0.7, 0.05, 0.05, 0.2], [0.2, 0.3, 0.4, 0.1]
 def check_top2(fn):
     # Reference: torch.topk, as the router calls it (the solution sorts the indices in Python).
     if not callable(fn):
-        return False, "pass the function itself: check('08-top2', top2)"
+        return False, t("pass the function itself: check('08-top2', top2)")
     for probs in TOP2_CASES:
         got = fn(list(probs))
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got = torch.as_tensor(got).tolist()  # a list, a tuple or a tensor will do
         want = torch.topk(torch.tensor(probs), 2).indices.tolist()
         if got == want:
             continue
         if any(isinstance(g, float) for g in got):
-            return False, "return the experts' indices (0, 1, 2, ...), not their probabilities."
+            return False, t("return the experts' indices (0, 1, 2, ...), not their probabilities.")
         if len(got) != 2:
-            return False, "a token goes to exactly two experts."
+            return False, t("a token goes to exactly two experts.")
         if sorted(got) == sorted(want):
-            return False, "right experts, wrong order: put the most probable one first."
+            return False, t("right experts, wrong order: put the most probable one first.")
         if got == sorted(range(len(probs)), key=lambda i: probs[i])[:2]:
-            return False, "those are the two least likely experts: take the largest probabilities."
-        return False, f"for probabilities {probs} the two best experts are {want}"
-    return True, "that is the router's choice in every layer, for every token (torch.topk does it for a whole batch)."
+            return False, t("those are the two least likely experts: take the largest probabilities.")
+        return False, t("for probabilities {probs} the two best experts are {want}", probs=probs, want=want)
+    return True, t("that is the router's choice in every layer, for every token (torch.topk does it for a whole batch).")
 
 
 # ---- 🐕 the load-balancing loss ---------------------------------------------------------------------------------------
@@ -66,12 +67,12 @@ def check_balance_loss(fn):
 
     # Reference: transformers' load_balancing_loss_func, the term PhimoeForCausalLM adds (the solution computes it by hand).
     if not callable(fn):
-        return False, "pass the function itself: check('08-balance-loss', balance_loss)"
+        return False, t("pass the function itself: check('08-balance-loss', balance_loss)")
     for logits, top_k in balance_loss_cases():
         tokens, experts = logits.shape
         got = fn(logits.clone(), top_k)
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got, want = float(got), float(load_balancing_loss_func((logits,), experts, top_k))
 
         def close(value, target=want):
@@ -80,13 +81,14 @@ def check_balance_loss(fn):
         if close(got):
             continue
         if close(got * experts):
-            return False, "multiply by the number of experts E: that makes even routing score top_k, whatever E is."
+            return False, t("multiply by the number of experts E: that makes even routing score top_k, whatever E is.")
         if close(got * top_k):
-            return False, "divide the counts by the number of tokens, not by tokens x top_k: the f_i add up to top_k."
+            return False, t("divide the counts by the number of tokens, not by tokens x top_k: the f_i add up to top_k.")
         if close(got / tokens):
-            return False, "f_i is a share: divide each expert's count by the number of tokens."
+            return False, t("f_i is a share: divide each expert's count by the number of tokens.")
         raw = torch.bincount(logits.topk(top_k, dim=-1).indices.flatten(), minlength=experts) / tokens
         if close(got, float(experts * (raw * logits.mean(0)).sum())):
-            return False, "turn the scores into probabilities first, with a softmax over the experts."
-        return False, f"for {tokens} tokens, {experts} experts and top-{top_k}, expected {want:.4f}, got {got:.4f}"
-    return True, "that is the term PhimoeForCausalLM adds to its loss, times router_aux_loss_coef; even routing gives top_k."
+            return False, t("turn the scores into probabilities first, with a softmax over the experts.")
+        return False, t("for {tokens} tokens, {experts} experts and top-{top_k}, expected {want:.4f}, got {got:.4f}",
+                        tokens=tokens, experts=experts, top_k=top_k, want=want, got=got)
+    return True, t("that is the term PhimoeForCausalLM adds to its loss, times router_aux_loss_coef; even routing gives top_k.")

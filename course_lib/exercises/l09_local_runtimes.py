@@ -8,6 +8,7 @@ from pathlib import Path
 import onnxruntime_genai as og
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 
 def exports() -> dict[str, Path]:
@@ -32,7 +33,8 @@ def weight_bytes(folder: Path) -> int:
     import onnx
 
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
-    return sum(math.prod(t.dims) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize for t in graph.initializer)
+    return sum(math.prod(init.dims) * onnx.helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+               for init in graph.initializer)
 
 
 @exercise("09-int4-ratio", "🐢", "How many times smaller is the int4 export than the fp32 one?",
@@ -42,15 +44,15 @@ def check_int4_ratio(answer):
     folders = exports()
     truth = weight_bytes(folders["fp32"]) / weight_bytes(folders["int4"])
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return False, "give a number: fp32 bytes divided by int4 bytes, e.g. 2.5"
+        return False, t("give a number: fp32 bytes divided by int4 bytes, e.g. 2.5")
     if abs(answer - truth) <= 0.05 * truth:
-        return True, (f"{truth:.1f}x, not 8x: the fp32 embedding table is a large share of so small a model. "
-                      "For Phi-3-mini int4 comes close to 8x.")
+        return True, t("{truth:.1f}x, not 8x: the fp32 embedding table is a large share of so small a model. "
+                       "For Phi-3-mini int4 comes close to 8x.", truth=truth)
     if answer and abs(1 / answer - truth) <= 0.05 * truth:
-        return False, "upside down: divide the fp32 bytes by the int4 bytes."
+        return False, t("upside down: divide the fp32 bytes by the int4 bytes.")
     if answer == 8:
-        return False, "8x is the theory for the matrices; measure the folders with folder_bytes()."
-    return False, "use course_lib.onnx_runtime.folder_bytes on both export folders and divide."
+        return False, t("8x is the theory for the matrices; measure the folders with folder_bytes().")
+    return False, t("use course_lib.onnx_runtime.folder_bytes on both export folders and divide.")
 
 
 # ---- 🐕 the generation loop ---------------------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def check_greedy_loop(fn):
 
     # Reference: the same export decoded greedily with plain onnxruntime (the solution uses onnxruntime-genai's Generator).
     if not callable(fn):
-        return False, "pass the function itself: check('09-greedy-loop', greedy_ids)"
+        return False, t("pass the function itself: check('09-greedy-loop', greedy_ids)")
     folder = exports()["int4"]
     bot = OrtChat(folder)
     for question, limit in (("What is an SLM?", 48), ("Tell me a story about a fox.", 12)):
@@ -108,16 +110,16 @@ def check_greedy_loop(fn):
         want = greedy_with_onnxruntime(folder, prompt_ids, limit)
         got = fn(bot.model, bot.tokenizer, prompt_ids, limit)
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
-        got = [int(t) for t in got]
+            return False, t("your function returned None: did you forget `return`?")
+        got = [int(token) for token in got]
         if got == want:
             continue
         if len(got) > len(want) and got[:len(want)] == want:
-            return False, "too many tokens: max_length counts the prompt too, and the loop ends when is_done() says so."
+            return False, t("too many tokens: max_length counts the prompt too, and the loop ends when is_done() says so.")
         if got[:len(prompt_ids)] == list(prompt_ids):
-            return False, "return only the new tokens, not the prompt."
+            return False, t("return only the new tokens, not the prompt.")
         if len(got) < len(want) and want[:len(got)] == got:
-            return False, (f"too few tokens ({len(got)} of {len(want)}): set max_length to the prompt length plus "
-                           "max_new_tokens, and loop while not generator.is_done().")
-        return False, "different tokens: use do_sample=False (greedy) and append the prompt with append_tokens."
-    return True, "that is the whole loop. OrtChat.stream is the same loop with a TokenizerStream."
+            return False, t("too few tokens ({got} of {want}): set max_length to the prompt length plus "
+                            "max_new_tokens, and loop while not generator.is_done().", got=len(got), want=len(want))
+        return False, t("different tokens: use do_sample=False (greedy) and append the prompt with append_tokens.")
+    return True, t("that is the whole loop. OrtChat.stream is the same loop with a TokenizerStream.")

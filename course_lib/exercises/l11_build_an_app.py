@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from course_lib.exercises import exercise
+from course_lib.i18n import t
 
 
 def trim_history(messages, fits):
@@ -50,25 +51,25 @@ TRIM_CASES = [(conversation(True, 4), words_at_most(1000)),  # fits already: not
 def check_trim_history(fn):
     # Reference: keep_newest_turns, which grows the chat from the newest turn (the solution shrinks it from the oldest).
     if not callable(fn):
-        return False, "pass the function itself: check('11-trim-history', trim_history)"
+        return False, t("pass the function itself: check('11-trim-history', trim_history)")
     for messages, fits in TRIM_CASES:
         before = [dict(m) for m in messages]
         got, want = fn(messages, fits), keep_newest_turns(before, fits)
         if got is None:
-            return False, "your function returned None: did you forget `return`?"
+            return False, t("your function returned None: did you forget `return`?")
         got = list(got)
         if messages != before:
-            return False, "you changed `messages` in place: build a new list, the app still shows the whole chat."
+            return False, t("you changed `messages` in place: build a new list, the app still shows the whole chat.")
         if got == want:
             continue
         if not got or got[-1] != before[-1]:
-            return False, "keep the new question as the last message: it is what the model must answer."
+            return False, t("keep the new question as the last message: it is what the model must answer.")
         if before[0]["role"] == "system" and got[0] != before[0]:
-            return False, "keep the system message first: it says how every answer should look."
+            return False, t("keep the system message first: it says how every answer should look.")
         start = 1 if got[0]["role"] == "system" else 0
         if len(got) > start + 1 and got[start]["role"] != "user":
-            return False, "drop whole turns, a user message together with its answer: here an answer lost its question."
+            return False, t("drop whole turns, a user message together with its answer: here an answer lost its question.")
         if len(got) > len(want):
-            return False, "that is still too long for fits(): drop more of the oldest turns."
-        return False, "you dropped more than needed: keep the most recent turns, as many as fits() allows."
-    return True, "the chatbot forgets the oldest turns first, whole turns at a time, and never the system prompt."
+            return False, t("that is still too long for fits(): drop more of the oldest turns.")
+        return False, t("you dropped more than needed: keep the most recent turns, as many as fits() allows.")
+    return True, t("the chatbot forgets the oldest turns first, whole turns at a time, and never the system prompt.")
