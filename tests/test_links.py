@@ -34,7 +34,8 @@ def markdown_of(notebook) -> str:
 
 
 def documents():
-    yield REPO_ROOT / "README.md", (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for readme in ("README.md", "README.zh-CN.md"):
+        yield REPO_ROOT / readme, (REPO_ROOT / readme).read_text(encoding="utf-8")
     yield REPO_ROOT / "data" / "sources.md", (REPO_ROOT / "data" / "sources.md").read_text(encoding="utf-8")
     for notebook in sorted(LESSONS_DIR.rglob("*.ipynb")):
         yield notebook, markdown_of(notebook)
