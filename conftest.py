@@ -4,8 +4,8 @@
   ``build/notebook_durations.json`` (``python -m course_lib report --durations`` publishes them).
 * Under pytest-xdist (``-n``, as in pyproject.toml) lessons run side by side, one thread each: on two cores, two
   single-threaded lessons finish sooner than two two-threaded ones in turn. A lesson whose notebook metadata says
-  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) waits until no other lesson runs, runs
-  on every core, and holds the others back until it is done. The lessons that run alone go last.
+  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs first, on every core, while the
+  others wait. Then the other lessons, longest first, and the unit tests.
 * Progress bars are switched off in the lesson kernels: on a static page a bar is a frozen widget.
 
 It sits at the top of the repository so that ``pytest lessons/zh-CN`` (the Chinese edition, run by .ci/run's site
@@ -18,7 +18,9 @@ import os
 import time
 from pathlib import Path
 
-LOCK = Path(__file__).parent / "build" / "lessons.lock"
+BUILD = Path(__file__).parent / "build"
+LOCK, GATE = BUILD / "lessons.lock", BUILD / "lessons.gate"
+DURATIONS = Path(__file__).parent / "results" / "durations.json"
 
 
 def runs_alone(notebook) -> bool:
@@ -28,28 +30,49 @@ def runs_alone(notebook) -> bool:
 
 @contextlib.contextmanager
 def lesson_slot(alone: bool):
-    """Shared while ordinary lessons run side by side; exclusive for a lesson that must have the machine to itself."""
+    """Shared while ordinary lessons run side by side; exclusive for a lesson that must have the machine to itself.
+
+    A lesson that runs alone first takes the gate, so no new lesson starts while it waits for the running ones
+    to finish (flock alone would let them keep starting, and it could wait for ever)."""
     try:
         import fcntl
     except ImportError:  # Windows: no flock; lessons simply run side by side
         yield
         return
-    LOCK.parent.mkdir(exist_ok=True)
-    with open(LOCK, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+    BUILD.mkdir(exist_ok=True)
+    with open(GATE, "a") as gate, open(LOCK, "a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+def expected_seconds(path: Path) -> float:
+    """How long the lesson took in the published run (results/durations.json), to start the longest first."""
+    try:
+        times = json.loads(DURATIONS.read_text(encoding="utf-8"))["notebooks"]
+    except (OSError, ValueError, KeyError):
+        return 0.0
+    name = f"{path.parent.name}/{path.name}" if path.parent.name != "lessons" else path.name
+    return times.get(name, times.get(path.name, 0.0))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Lessons that run alone go last, after every other test has been handed out."""
-    def last(item):
+    """Lessons first, longest first, so the two workers finish together (pytest-xdist hands tests out in this order,
+    one at a time: pyproject.toml sets --maxschedchunk=1); a lesson that runs alone before all of them, while
+    nothing else runs yet. The unit tests, short, fill in after."""
+    def order(item):
         path = getattr(item, "path", None)
-        return path is not None and path.suffix == ".ipynb" and runs_alone(path)
+        if path is None or path.suffix != ".ipynb":
+            return (2, 0.0)
+        return (0, 0.0) if runs_alone(path) else (1, -expected_seconds(path))
 
-    items.sort(key=last)  # stable: the rest keep their order
+    items.sort(key=order)  # stable: the unit tests keep their order
 
 
 def pytest_configure(config):

@@ -146,7 +146,7 @@ def backend_status() -> list[dict]:
     def row(backend: Backend) -> dict:
         out = row_without_network(backend)
         if backend.name == "local":
-            out["endpoint"] = "127.0.0.1 (started on demand)"
+            out["endpoint"] = t("127.0.0.1 (started on demand)")
         if backend.name == "foundry-local" and out["configured"]:
             out["endpoint"] = endpoint(backend)
         if backend.name != "local" and out["configured"]:

@@ -137,3 +137,23 @@ def test_quiz_renders_as_text_and_html():
 def test_quiz_file_lists_only_existing_lessons():
     quizzes = json.loads((DATA_DIR / "quizzes.json").read_text(encoding="utf-8"))
     assert set(quizzes) - {"_about"} == set(lessons())
+
+
+def test_a_hint_is_the_first_whole_sentence_in_either_language():
+    from course_lib.quiz import first_sentence
+
+    assert first_sentence("Secrets go in .env, which is git-ignored. The rest.") == "Secrets go in .env, which is git-ignored"
+    assert first_sentence("Phi-3.5-mini has 3.8B parameters. More.") == "Phi-3.5-mini has 3.8B parameters"
+    assert first_sentence("内存取决于总参数量。84 GB 装不下。") == "内存取决于总参数量"
+    assert first_sentence("No full stop at all") == "No full stop at all"
+
+
+@pytest.mark.parametrize("quizzes", ["quizzes.json", "i18n/zh-CN/quizzes.json"])
+def test_no_quiz_hint_is_cut_mid_sentence(quizzes):
+    """A wrong pick shows the explanation's first sentence: it must be a sentence, not 'Secrets go in ' or 'Phi-3'."""
+    from course_lib.quiz import first_sentence
+
+    for lesson, questions in json.loads((DATA_DIR / quizzes).read_text(encoding="utf-8")).items():
+        for q in questions if lesson != "_about" else []:
+            hint = first_sentence(q["explanation"])
+            assert len(hint) >= (6 if "zh-CN" in quizzes else 20) and not hint.endswith((" ", "-", "(")), (lesson, hint)

@@ -48,14 +48,20 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def doms(site, tmp_path_factory):
     """Every page of both languages, as Chromium laid it out: one browser run per page."""
-    out = {}
-    for lang, pages in site.items():
-        for page in pages:
-            probe = page.with_name(f"probe-{page.name}")  # beside the page: its links resolve the same
-            probe.write_text(page.read_text(encoding="utf-8").replace("</body>", FONT_PROBE + "</body>"), encoding="utf-8")
-            out[lang, page.stem] = rendered_dom(probe, tmp_path_factory.mktemp(f"profile-{lang}-{page.stem}"))
+    from concurrent.futures import ThreadPoolExecutor
+
+    def render(lang, page):
+        probe = page.with_name(f"probe-{page.name}")  # beside the page: its links resolve the same
+        probe.write_text(page.read_text(encoding="utf-8").replace("</body>", FONT_PROBE + "</body>"), encoding="utf-8")
+        try:
+            return rendered_dom(probe, tmp_path_factory.mktemp(f"profile-{lang}-{page.stem}"))
+        finally:
             probe.unlink()
-    return out
+
+    jobs = [(lang, page) for lang, pages in site.items() for page in pages]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # one Chromium per core
+        doms = pool.map(lambda job: render(*job), jobs)
+        return {(lang, page.stem): dom for (lang, page), dom in zip(jobs, doms, strict=True)}
 
 
 def rendered_dom(page, profile):
