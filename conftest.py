@@ -4,8 +4,9 @@
   ``build/notebook_durations.json`` (``python -m course_lib report --durations`` publishes them).
 * Under pytest-xdist (``-n``, as in pyproject.toml) lessons run side by side, one thread each: on two cores, two
   single-threaded lessons finish sooner than two two-threaded ones in turn. A lesson whose notebook metadata says
-  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs first, on every core, while the
-  others wait. Then the other lessons, longest first, and the unit tests.
+  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs last, on every core, once the
+  tests still running have finished; nothing else starts meanwhile. Before it: the other lessons, longest first,
+  then the unit tests.
 * Progress bars are switched off in the lesson kernels: on a static page a bar is a frozen widget.
 
 It sits at the top of the repository so that ``pytest lessons/zh-CN`` (the Chinese edition, run by .ci/run's site
@@ -17,6 +18,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+import pytest
 
 BUILD = Path(__file__).parent / "build"
 LOCK, GATE = BUILD / "lessons.lock", BUILD / "lessons.gate"
@@ -63,16 +66,26 @@ def expected_seconds(path: Path) -> float:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Lessons first, longest first, so the two workers finish together (pytest-xdist hands tests out in this order,
-    one at a time: pyproject.toml sets --maxschedchunk=1); a lesson that runs alone before all of them, while
-    nothing else runs yet. The unit tests, short, fill in after."""
+    """Lessons first, longest first, so the two workers finish together; then the unit tests; a lesson that runs
+    alone last. pytest-xdist hands out one module (or lesson) at a time in this order (pyproject.toml:
+    --dist loadscope --no-loadscope-reorder), so a module's fixtures are set up once."""
     def order(item):
         path = getattr(item, "path", None)
         if path is None or path.suffix != ".ipynb":
-            return (2, 0.0)
-        return (0, 0.0) if runs_alone(path) else (1, -expected_seconds(path))
+            return (1, 0.0)
+        return (2, 0.0) if runs_alone(path) else (0, -expected_seconds(path))
 
     items.sort(key=order)  # stable: the unit tests keep their order
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under xdist every test holds the shared slot while it runs, so a lesson that runs alone has the machine."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or getattr(item, "path", Path()).suffix == ".ipynb":
+        yield  # lessons take their slot around the kernel (execute_and_keep below)
+        return
+    with lesson_slot(alone=False):
+        yield
 
 
 def pytest_configure(config):

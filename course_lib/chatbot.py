@@ -56,7 +56,7 @@ class TransformersSource(Source):
 
         self.name, self.temperature, self.seed = name, temperature, seed
         self.model = REAL_PHI[name].split("/")[-1] if name in REAL_PHI else name
-        self.note = "tiny course model" if name.startswith("tiny-") else ""
+        self.note = t("tiny course model") if name.startswith("tiny-") else ""
         self.loaded = None  # (model, tokenizer), loaded on first use so listing the sources stays instant
 
     def load(self):
@@ -120,7 +120,7 @@ class APISource(Source):
         self.name, self.requested, self.temperature = backend, model, temperature
         self.model = resolve_model(model, backend)
         self.backend = "local server (transformers serve)" if backend == "local" else f"{backend} via openai"
-        self.note = "tiny course model" if self.model.startswith("tiny-") else ""
+        self.note = t("tiny course model") if self.model.startswith("tiny-") else ""
 
     def stream(self, messages: list[dict], max_new_tokens: int = 80) -> Iterator[str]:
         from course_lib import clients
@@ -132,10 +132,11 @@ class APISource(Source):
 class OrtSource(Source):
     """A course model exported to ONNX (lesson 09), streamed by ONNX Runtime GenAI's generation loop."""
 
-    backend, note = "onnxruntime-genai in-process", "tiny course model"
+    backend = "onnxruntime-genai in-process"
 
     def __init__(self, name: str = "tiny-phi-3.5-mini", precision: str = "int4"):
         self.name, self.precision, self.model = name, precision, f"{name}-{precision}"
+        self.note = t("tiny course model")
         self.bot = None  # exported and loaded on first use (a few seconds), so listing the sources stays instant
 
     def stream(self, messages: list[dict], max_new_tokens: int = 80) -> Iterator[str]:
@@ -179,13 +180,13 @@ class ChatApp:
         self.forgotten = 0  # the oldest turns no longer sent: they no longer fit the context window
         self.last_stats: dict = {}
         self.last_speech: Speech | None = None
-        self.picker = w.Dropdown(options=[(s.label, i) for i, s in enumerate(self.sources)], description="model",
+        self.picker = w.Dropdown(options=[(s.label, i) for i, s in enumerate(self.sources)], description=t("model"),
                                  layout=w.Layout(width="95%"))
-        self.system = w.Textarea(value=system, description="system", layout=w.Layout(width="95%"))
+        self.system = w.Textarea(value=system, description=t("system"), layout=w.Layout(width="95%"))
         self.history = w.HTML()
-        self.input = w.Text(placeholder="Ask something…", layout=w.Layout(width="70%"))
-        self.send_button, self.clear_button = w.Button(description="Send"), w.Button(description="Clear")
-        self.read_aloud = w.Checkbox(value=read_aloud, description="read answers aloud")
+        self.input = w.Text(placeholder=t("Ask something…"), layout=w.Layout(width="70%"))
+        self.send_button, self.clear_button = w.Button(description=t("Send")), w.Button(description=t("Clear"))
+        self.read_aloud = w.Checkbox(value=read_aloud, description=t("read answers aloud"))
         self.audio = w.Audio(format="wav", autoplay=True, layout=w.Layout(display="none"))
         self.status, self.status_text = w.HTML(), ""
         self.send_button.on_click(lambda _: self.send())
@@ -209,7 +210,7 @@ class ChatApp:
         """Send a message (the text box's, by default), stream the answer into the display, return it (None on error)."""
         question = (self.input.value if text is None else text).strip()
         if not question:
-            self._say("Type a message first.")
+            self._say(t("Type a message first."))
             return None
         self.input.value, self.send_button.disabled, source = "", True, self.source
         try:
@@ -232,9 +233,10 @@ class ChatApp:
         self.last_stats = {"pieces": len(answer), "first_piece_s": first_s, "total_s": time.perf_counter() - start,
                            "dropped_turns": dropped}
         self._render()
-        note = f" Forgot the {dropped} oldest turn(s): they no longer fit its context window." if dropped else ""
-        self._say(f"{source.label}: {len(answer)} pieces, first after {(first_s or 0) * 1000:.0f} ms, "
-                  f"{self.last_stats['total_s']:.2f} s in all.{note}")
+        note = t(" Forgot the {n} oldest turn(s): they no longer fit its context window.", n=dropped) if dropped else ""
+        self._say(f"{source.label}: " + t("{pieces} pieces, first after {ms:.0f} ms, {seconds:.2f} s in all.{note}",
+                                          pieces=len(answer), ms=(first_s or 0) * 1000,
+                                          seconds=self.last_stats["total_s"], note=note))
         if self.read_aloud.value:
             self._speak(reply)
         return reply
@@ -256,7 +258,7 @@ class ChatApp:
         self.turns, self.forgotten, self.last_stats, self.last_speech = [], 0, {}, None
         self.audio.layout.display = "none"
         self._render()
-        self._say("Conversation cleared.")
+        self._say(t("Conversation cleared."))
 
     def _speak(self, reply: Reply) -> None:
         try:
@@ -274,11 +276,11 @@ class ChatApp:
     def _render(self, question: str | None = None, label: str = "", partial: str = "") -> None:
         rows = []
         for i, (q, a) in enumerate(self.turns):
-            faded = ' style="opacity:0.5" title="forgotten: no longer sent to the model"' if i < self.forgotten else ""
-            rows.append(f"<div{faded}>{_row('You', q)}{_row(a.label, str(a))}</div>")
+            faded = f' style="opacity:0.5" title="{html.escape(t("forgotten: no longer sent to the model"))}"'
+            rows.append(f"<div{faded if i < self.forgotten else ''}>{_row(t('You'), q)}{_row(a.label, str(a))}</div>")
         if question is not None:
-            rows.append(_row("You", question) + _row(f"[{label}]", partial + " ▌"))
-        self.history.value = "".join(rows) or "<i>No messages yet.</i>"
+            rows.append(_row(t("You"), question) + _row(f"[{label}]", partial + " ▌"))
+        self.history.value = "".join(rows) or f"<i>{html.escape(t('No messages yet.'))}</i>"
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -331,4 +331,4 @@ def _stream_text(chunks, conn: Connection, model: str):
 
 
 def _note(model_id: str) -> str:
-    return "tiny course model" if model_id.startswith("tiny-") else ""
+    return t("tiny course model") if model_id.startswith("tiny-") else ""

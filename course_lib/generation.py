@@ -115,9 +115,11 @@ class LocalChat:
 def model_note(model) -> str:
     """What a labelled answer says about its model: 'tiny course model, 3.9M params' or 'real Phi, 3.8B params'."""
     parameters = sum(p.numel() for p in model.parameters())
+    from course_lib.i18n import t
+
     if parameters > 1e9:
-        return f"real Phi, {parameters / 1e9:.1f}B params"
-    return f"tiny course model, {parameters / 1e6:.1f}M params"
+        return t("real Phi, {billions:.1f}B params", billions=parameters / 1e9)
+    return t("tiny course model, {millions:.1f}M params", millions=parameters / 1e6)
 
 
 def count_reused_tokens(context_ids, new_ids) -> int:

@@ -43,8 +43,8 @@ class Speech:
     audio_s: float  # read from the WAV header: frames / frame rate
 
     def summary(self) -> str:
-        return (f"{self.engine} ({self.voice}) spoke {len(self.text)} characters: {self.audio_s:.2f} s of audio, "
-                f"synthesised in {self.synthesis_s * 1000:.0f} ms")
+        return t("{engine} ({voice}) spoke {n} characters: {audio:.2f} s of audio, synthesised in {ms:.0f} ms",
+                 engine=self.engine, voice=self.voice, n=len(self.text), audio=self.audio_s, ms=self.synthesis_s * 1000)
 
     def _ipython_display_(self):
         from IPython.display import Audio, display
