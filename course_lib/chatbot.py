@@ -230,10 +230,10 @@ class ChatApp:
             self.send_button.disabled = False
         dropped, self.forgotten = skip - self.forgotten, skip
         self.turns.append((question, reply))
-        self.last_stats = {"pieces": len(answer), "first_piece_s": first_s, "total_s": time.perf_counter() - start,
-                           "dropped_turns": dropped}
-        self._render()
         note = t(" Forgot the {n} oldest turn(s): they no longer fit its context window.", n=dropped) if dropped else ""
+        self.last_stats = {"pieces": len(answer), "first_piece_s": first_s, "total_s": time.perf_counter() - start,
+                           "dropped_turns": dropped, "forgot_note": note.strip()}  # the note, in the learner's language
+        self._render()
         self._say(f"{source.label}: " + t("{pieces} pieces, first after {ms:.0f} ms, {seconds:.2f} s in all.{note}",
                                           pieces=len(answer), ms=(first_s or 0) * 1000,
                                           seconds=self.last_stats["total_s"], note=note))

@@ -185,11 +185,9 @@ def durations_block(results: dict) -> str:
     if side_by_side and alone:
         solo = ", ".join(sorted({Path(n).stem for n in alone}))
         how = (f"The suite runs lessons two at a time on one thread each (pytest-xdist); {solo} ran alone, on every "
-               "core, because it measures threads and memory bandwidth. A lesson run on its own, as you will, has both "
-               "cores and takes less. ")
-    lines += ["", f"{how}The slowest English lesson, {slowest}, took {english[slowest]:.0f} s; all {len(english)} together "
-                  f"{sum(english.values()):.0f} s (of a lesson's time, not the suite's: side by side, two run at once). "
-                  f"{_measured_on(d['meta'])}"]
+               "core, because it measures threads and memory bandwidth. A lesson you run on its own has every core. ")
+    lines += ["", f"{how}The slowest English lesson, {slowest}, took {english[slowest]:.0f} s; the {len(english)} add up to "
+                  f"{sum(english.values()):.0f} s of lesson time. {_measured_on(d['meta'])}"]
     return "\n".join(lines)
 
 

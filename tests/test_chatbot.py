@@ -190,3 +190,16 @@ def test_onnx_runtime_source_streams_the_same_answer_as_ort_and_trims_history():
     for _ in range(12):  # long enough questions that the oldest turns must be dropped to fit 512 tokens
         app.send("Tell me a story about a fox. " * 6)
     assert app.forgotten > 0 and app.turns[-1][1]
+
+
+def test_the_chat_app_speaks_the_learners_language(monkeypatch):
+    """In the Chinese edition the buttons, the status line and the history are Chinese; the lesson's claim reads the
+    forgetting note from last_stats, so it holds in either language."""
+    monkeypatch.setenv("COURSE_LANG", "zh-CN")
+    echo = Echo(max_words=20)
+    app = ChatApp(sources=[echo], system="Be brief.")
+    assert app.send_button.description == "发送" and "还没有消息" in app.history.value
+    for question in ("one two three", "four five six", "seven eight nine", "ten eleven twelve"):
+        app.send(question)
+    note = app.last_stats["forgot_note"]
+    assert note.startswith("已遗忘最早的 1 轮对话") and note in app.status_text and "Forgot" not in app.status_text
