@@ -4,8 +4,9 @@
   ``build/notebook_durations.json`` (``python -m course_lib report --durations`` publishes them).
 * Under pytest-xdist (``-n``, as in pyproject.toml) lessons run side by side, one thread each: on two cores, two
   single-threaded lessons finish sooner than two two-threaded ones in turn. A lesson whose notebook metadata says
-  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs first, on every core, and every
-  other test waits for it. Then the other lessons, longest first, then the unit tests.
+  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs last, on every core, once the
+  tests still running have finished; nothing else starts meanwhile. Before it: the other lessons, longest first,
+  then the unit tests.
 * Progress bars are switched off in the lesson kernels: on a static page a bar is a frozen widget.
 
 It sits at the top of the repository so that ``pytest lessons/zh-CN`` (the Chinese edition, run by .ci/run's site
@@ -65,36 +66,17 @@ def expected_seconds(path: Path) -> float:
 
 
 def pytest_collection_modifyitems(config, items):
-    """A lesson that runs alone first; then the other lessons, longest first, so the two workers finish together;
-    then the unit tests. pytest-xdist hands out one module (or lesson) at a time in this order (pyproject.toml:
-    --dist loadscope --no-loadscope-reorder), so a module's fixtures are set up once."""
+    """Lessons first, longest first, so the two workers finish together; then the unit tests; a lesson that runs
+    alone last (the lessons before it have made the ONNX exports it reuses). pytest-xdist hands out one module (or
+    lesson) at a time in this order (pyproject.toml: --dist loadscope --no-loadscope-reorder), so a module's
+    fixtures are set up once."""
     def order(item):
         path = getattr(item, "path", None)
         if path is None or path.suffix != ".ipynb":
-            return (2, 0.0)
-        return (0, 0.0) if runs_alone(path) else (1, -expected_seconds(path))
+            return (1, 0.0)
+        return (2, 0.0) if runs_alone(path) else (0, -expected_seconds(path))
 
     items.sort(key=order)  # stable: the unit tests keep their order
-
-
-def pending_alone(run: str) -> Path:
-    """A file that exists while this run's lessons that run alone have not run yet."""
-    return BUILD / f"alone-pending-{run}"
-
-
-def pytest_collection_finish(session):
-    """Under xdist, note before anything runs that some lessons must run alone: the other tests wait for them."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run and any(getattr(i, "path", Path()).suffix == ".ipynb" and runs_alone(i.path) for i in session.items):
-        BUILD.mkdir(exist_ok=True)
-        pending_alone(run).touch()
-
-
-def wait_for_the_lessons_that_run_alone(limit_s: float = 900) -> None:
-    """Wait (at most `limit_s`: a crashed worker must not hang the run) until the lessons that run alone are done."""
-    run, deadline = os.environ.get("PYTEST_XDIST_TESTRUNUID"), time.monotonic() + limit_s
-    while run and pending_alone(run).exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -103,7 +85,6 @@ def pytest_runtest_protocol(item, nextitem):
     if not os.environ.get("PYTEST_XDIST_WORKER") or getattr(item, "path", Path()).suffix == ".ipynb":
         yield  # lessons take their slot around the kernel (execute_and_keep below)
         return
-    wait_for_the_lessons_that_run_alone()
     with lesson_slot(alone=False):
         yield
 
@@ -114,7 +95,8 @@ def pytest_configure(config):
     if parallel:
         import torch
 
-        torch.set_num_threads(1)  # this worker's own tests: one core each
+        torch.set_num_threads(1)  # this worker's own tests: one core each,
+        os.environ["OMP_NUM_THREADS"] = "1"  # and the programs they start (the eval CLI, servers)
     try:
         from nbmake import nb_run
     except ImportError:
@@ -128,19 +110,13 @@ def pytest_configure(config):
         from course_lib.site import keep_execution
 
         alone = parallel and runs_alone(self.filename)
-        if parallel and not alone:
-            wait_for_the_lessons_that_run_alone()
         threads = os.environ.pop("OMP_NUM_THREADS", None)
         if parallel and not alone:
             os.environ["OMP_NUM_THREADS"] = "1"  # the lesson's kernel inherits it
         try:
             with lesson_slot(alone) if parallel else contextlib.nullcontext():
                 start = time.perf_counter()
-                try:
-                    result = execute(self)
-                finally:
-                    if alone:  # done (or failed): the others may start
-                        pending_alone(os.environ.get("PYTEST_XDIST_TESTRUNUID", "")).unlink(missing_ok=True)
+                result = execute(self)
                 seconds = time.perf_counter() - start
         finally:
             os.environ.pop("OMP_NUM_THREADS", None)

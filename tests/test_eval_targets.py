@@ -14,7 +14,7 @@ VISION = "tiny-phi-3.5-vision"
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "eval.json"
-    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "--images", "50", "--picture-sets", "course",
+    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "--images", "25", "--picture-sets", "course",
                              "--json", str(out)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
