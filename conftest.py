@@ -4,9 +4,9 @@
   ``build/notebook_durations.json`` (``python -m course_lib report --durations`` publishes them).
 * Under pytest-xdist (``-n``, as in pyproject.toml) lessons run side by side, one thread each: on two cores, two
   single-threaded lessons finish sooner than two two-threaded ones in turn. A lesson whose notebook metadata says
-  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs last, on every core, once the
-  tests still running have finished; nothing else starts meanwhile. Before it: the other lessons, longest first,
-  then the unit tests.
+  ``course.run_alone`` (lesson 10 measures threads and memory bandwidth) runs on every core once the tests still
+  running have finished, and nothing else starts meanwhile. The order: the other lessons, longest first; the unit
+  tests; the lessons that run alone.
 * Progress bars are switched off in the lesson kernels: on a static page a bar is a frozen widget.
 
 It sits at the top of the repository so that ``pytest lessons/zh-CN`` (the Chinese edition, run by .ci/run's site
@@ -66,10 +66,11 @@ def expected_seconds(path: Path) -> float:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Lessons first, longest first, so the two workers finish together; then the unit tests; a lesson that runs
-    alone last (the lessons before it have made the ONNX exports it reuses). pytest-xdist hands out one module (or
-    lesson) at a time in this order (pyproject.toml: --dist loadscope --no-loadscope-reorder), so a module's
-    fixtures are set up once."""
+    """Lessons first, longest first, so the two workers finish together; then the unit tests; last, a lesson that
+    runs alone: it waits only for the test running on the other worker (every test holds the shared slot), and
+    reuses the ONNX exports the lessons and tests/test_bench.py made while both cores were busy. pytest-xdist hands
+    out one module (or lesson) at a time in this order (pyproject.toml: --dist loadscope --no-loadscope-reorder),
+    so a module's fixtures are set up once."""
     def order(item):
         path = getattr(item, "path", None)
         if path is None or path.suffix != ".ipynb":

@@ -122,3 +122,18 @@ def test_real_width_slice_has_phi3_minis_shape_and_reads_its_weight_bytes():
 def len_vocab_times_hidden_fp32(folder):
     config = json.loads((folder / "genai_config.json").read_text())["model"]
     return config["vocab_size"] * config["decoder"]["hidden_size"] * 4  # the builder keeps the embedding in fp32
+
+
+def test_the_real_width_slice_exports_to_int4_once_and_is_reused():
+    """The builder's int4 export of the Phi-3-mini-wide slice: its embedding stays fp32 (looked up, one row a token),
+    its layers are int4; a second call reuses the folder (lesson 10 and the bench then measure without exporting)."""
+    import time
+
+    from course_lib.real_width import PHI3_MINI_SHAPE, export_slice, weight_bytes
+
+    folder = export_slice(2)
+    parts = weight_bytes(folder)
+    assert parts["embedding"] == PHI3_MINI_SHAPE["vocab_size"] * PHI3_MINI_SHAPE["hidden_size"] * 4
+    assert 0 < parts["layers"] < parts["embedding"] and parts["output head"] > 0
+    start = time.perf_counter()
+    assert export_slice(2) == folder and time.perf_counter() - start < 5
