@@ -1,4 +1,5 @@
-"""Command line: python -m course_lib doctor | build-models | eval | serve | chat | site | bench | report | i18n"""
+"""Command line: python -m course_lib doctor | build-models | eval | serve | loadtest | wheelhouse | solutions | chat |
+site | bench | report | i18n"""
 
 from __future__ import annotations
 
@@ -83,22 +84,102 @@ def cmd_eval(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from course_lib.serve import LocalServer, ServerStartError
+    import os
 
+    from course_lib.errors import CourseError
+    from course_lib.i18n import t
+    from course_lib.serve import KEY_ENV, LocalServer, is_loopback
+
+    key = args.api_key or os.environ.get(KEY_ENV, "").strip() or None
     try:
-        with LocalServer(port=args.port) as server:
-            print(f"Serving {', '.join(server.models)} at {server.base_url}")
-            print(f'Point a client at it: openai.OpenAI(base_url="{server.base_url}", api_key="not-needed")')
-            print("Press Ctrl-C to stop.", flush=True)
+        server = LocalServer(port=args.port, host=args.host, api_key=key,
+                             continuous_batching=not args.no_continuous_batching)
+        with server:
+            print(t("Serving {models} at {url}", models=", ".join(server.models), url=server.base_url))
+            if not is_loopback(args.host):
+                print(t("Learners reach it at http://<this machine's address>:{port}/v1 (e.g. from `hostname -I` or "
+                        "`ipconfig`).", port=server.port))
+            if key:
+                print(t("Every request needs the key: learners set COURSE_BACKEND=openai-compatible, COURSE_BASE_URL "
+                        "to that address and COURSE_API_KEY to the key you chose (it is not shown here)."))
+            else:
+                print(t('Point a client at it: openai.OpenAI(base_url="{url}", api_key="not-needed")', url=server.base_url))
+            print(t("Press Ctrl-C to stop."), flush=True)
             server.process.wait()
-            print(f"The server stopped on its own. Its log ends with:\n{server.log_tail()}", file=sys.stderr)
+            print(t("The server stopped on its own. Its log ends with:\n{log}", log=server.log_tail()), file=sys.stderr)
             return 1
-    except ServerStartError as error:
+    except CourseError as error:  # ServerStartError, or a refused configuration
         print(error, file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the with block has already stopped the server
-        print("Stopped.")
+        print(t("Stopped."))
         return 0
+
+
+def cmd_loadtest(args) -> int:
+    import os
+
+    from course_lib import loadtest
+    from course_lib.errors import CourseError
+
+    try:
+        if args.compare:
+            result = loadtest.compare(users=args.users, requests=args.requests, model=args.model,
+                                      max_tokens=args.max_tokens)
+        else:
+            if not args.base_url:
+                print("loadtest: give --base-url http://127.0.0.1:PORT/v1, or --compare to start the servers itself",
+                      file=sys.stderr)
+                return 2
+            key = os.environ.get(args.api_key_env, "").strip() or None
+            result = loadtest.run(args.base_url, key, model=args.model, users=args.users, requests=args.requests,
+                                  max_tokens=args.max_tokens, deadline_s=args.deadline)
+            print(loadtest.describe(result))
+            result = {"runs": {"server": result}}
+    except CourseError as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.json:
+        from course_lib.report import run_meta, write_json
+
+        command = (f"python -m course_lib loadtest {'--compare' if args.compare else '--base-url ' + args.base_url} "
+                   f"--users {args.users} --requests {args.requests} --max-tokens {args.max_tokens} --json {args.json}")
+        write_json(args.json, result | {"meta": run_meta(command)})
+        print(f"Wrote {args.json}")
+    return 0 if all(not run["errors"] for run in result["runs"].values()) else 1
+
+
+def cmd_wheelhouse(args) -> int:
+    from pathlib import Path
+
+    from course_lib import wheelhouse
+
+    folder = Path(args.dir)
+    if not args.check_only:
+        info = wheelhouse.download(folder, args.platform, args.python_version, args.pip_args)
+        print(f"{folder}: {info['files']} files, {info['bytes'] / 1e6:.0f} MB, downloaded in {info['seconds']:.0f} s.")
+    if args.check or args.check_only:
+        info = wheelhouse.check(folder)
+        print(f"Checked: a fresh venv installed everything from {folder} with no index in {info['install_seconds']:.0f} s.")
+    print("Each learner, in the course folder:\n  python3 -m venv .venv\n  "
+          + " ".join(wheelhouse.install_command(folder, ".venv/bin/python")).replace(str(wheelhouse.REQUIREMENTS),
+                                                                                    "requirements.txt"))
+    return 0
+
+
+def cmd_solutions(args) -> int:
+    """The answer key for a facilitator: every solution, whatever COURSE_HIDE_SOLUTIONS says."""
+    from course_lib.checks import solution_code
+    from course_lib.exercises import all_exercises
+    from course_lib.i18n import t
+
+    shown = [ex for id, ex in all_exercises().items() if not args.lessons or id[:2] in args.lessons]
+    if not shown:
+        print(f"No exercises for lesson(s) {', '.join(args.lessons)}.", file=sys.stderr)
+        return 2
+    for ex in shown:
+        print(f"## {ex.id}  {ex.tier} {t(ex.title)}\n\n{solution_code(ex.id)}")
+    return 0
 
 
 def cmd_chat(args) -> int:
@@ -214,8 +295,38 @@ def main(argv=None) -> int:
                     help="whose pictures: course (the training generator, new seed), painter-a, painter-b (written apart)")
     ev.add_argument("--json", help="also write the figures to this file (results/eval.json is the published one), and "
                     "every text reply to FILE_answers.jsonl")
-    serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server on 127.0.0.1")
+    serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server (transformers serve); "
+                           "127.0.0.1 unless --host, and then only with a key")
     serve.add_argument("--port", type=int, help="port to listen on (default: a free one)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1); 0.0.0.0 serves a room and needs a key")
+    serve.add_argument("--api-key", help="the key every request must carry (Authorization: Bearer KEY); better: "
+                       "the COURSE_SERVE_API_KEY environment variable, which stays out of the process list")
+    serve.add_argument("--no-continuous-batching", action="store_true",
+                       help="one request at a time, as lessons' own servers do (default: continuous batching, which "
+                       "serves a room far faster but ignores a request's stop sequences)")
+    load = sub.add_parser("loadtest", help="a room of streaming learners against a server on this machine: errors, "
+                          "p50/p95 time to first token and total time")
+    load.add_argument("--base-url", help="the server to test, on this machine only, e.g. http://127.0.0.1:8000/v1")
+    load.add_argument("--api-key-env", default="COURSE_SERVE_API_KEY",
+                      help="the environment variable holding the server's key (default: COURSE_SERVE_API_KEY)")
+    load.add_argument("--compare", action="store_true",
+                      help="start transformers serve twice here, default and continuous batching, and test both")
+    load.add_argument("--users", type=int, default=30, help="learners at once (default 30, at most 100)")
+    load.add_argument("--requests", type=int, default=2, help="streamed chats per learner, one after another (default 2)")
+    load.add_argument("--max-tokens", type=int, default=64, help="longest reply (default 64, as the lessons)")
+    load.add_argument("--model", default="tiny-phi-3.5-mini", help="model name on the server")
+    load.add_argument("--deadline", type=float, default=600, help="seconds before unfinished requests count as errors")
+    load.add_argument("--json", help="also write the figures to this file (results/loadtest.json is the published one)")
+    wh = sub.add_parser("wheelhouse", help="download every wheel the course needs into DIR, for installs with no network")
+    wh.add_argument("dir")
+    wh.add_argument("--platform", help="a pip platform tag for other machines, e.g. win_amd64, macosx_11_0_arm64")
+    wh.add_argument("--python-version", help="the learners' Python for --platform, e.g. 3.12")
+    wh.add_argument("--check", action="store_true", help="then install from DIR alone into a fresh venv, as a learner would")
+    wh.add_argument("--check-only", action="store_true", help="only that check, on a DIR made before")
+    wh.add_argument("pip_args", nargs="*", help="after --: more pip download options, e.g. -- --extra-index-url URL")
+    sol = sub.add_parser("solutions", help="the answer key for facilitators: every exercise's solution")
+    sol.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 03 11 (default: all)")
     chat = sub.add_parser("chat", help="ask a model on any backend; prints the answer and which backend/model wrote it")
     chat.add_argument("prompt")
     chat.add_argument("--backend", help="auto (default), local, foundry, foundry-local, github, nim, ollama, openai-compatible")
@@ -246,7 +357,7 @@ def main(argv=None) -> int:
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; course models: {', '.join(COURSE_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
-                "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench, "report": cmd_report, "i18n": cmd_i18n}
+                "loadtest": cmd_loadtest, "wheelhouse": cmd_wheelhouse, "solutions": cmd_solutions, "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench, "report": cmd_report, "i18n": cmd_i18n}
     return handlers[args.command](args)
 
 

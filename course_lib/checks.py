@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 from dataclasses import dataclass
 
@@ -92,8 +93,24 @@ def solution_code(id: str) -> str:
     return (imports + "\n\n" if imports else "") + code.strip() + "\n"
 
 
+HIDE_SOLUTIONS_ENV = "COURSE_HIDE_SOLUTIONS"  # a facilitator's switch for a room; self-paced learners leave it unset
+
+
+def solutions_hidden() -> bool:
+    """Whether a facilitator hid the solutions: COURSE_HIDE_SOLUTIONS=1 in the environment or in .env."""
+    from course_lib.backends import load_env_file
+
+    load_env_file()
+    return os.environ.get(HIDE_SOLUTIONS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def show_solution(id: str) -> None:
     ex = find(id)
+    if solutions_hidden():
+        print(t("🔒 {tier} {title}: solutions are hidden in this session ({variable}=1). Ask your facilitator for a "
+                "hint; check() still tells you when your answer is right.", tier=ex.tier, title=t(ex.title),
+                variable=HIDE_SOLUTIONS_ENV))
+        return
     print(t("Solution to {tier} {title}:", tier=ex.tier, title=t(ex.title)) + f"\n\n{solution_code(id)}")
 
 

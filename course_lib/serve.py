@@ -10,12 +10,16 @@ Notebook cells share one server with ``local_server()``; ``python -m course_lib 
 
 How a course name resolves: ``transformers serve`` takes a model name that is an existing path as that local
 checkpoint, so the server runs in ``data/models/``, where "tiny-phi-3.5-mini" is the folder of that name.
+
+Only the learner routes are open (``course_lib.server_process`` has the gate): ``transformers serve``'s
+unauthenticated ``/reset`` and ``/load_model`` answer 404. For a room, ``LocalServer(host="0.0.0.0", api_key=KEY)``
+also asks every request for the key; a server reachable from other machines must have one.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
+import ipaddress
 import os
 import signal
 import socket
@@ -34,6 +38,10 @@ from course_lib.models import available_models
 from course_lib.paths import MODELS_DIR, REPO_ROOT
 
 HOST = "127.0.0.1"
+# Continuous batching sizes its KV cache from free memory when not told: about 3 GB per course model on CPU
+# (measured, four models: 12 GB). 64 pages of 256 tokens hold 30 learners with full 512-token contexts.
+CONTINUOUS_BATCHING = ["--continuous-batching", "--cb-num-blocks", "64"]
+KEY_ENV = "COURSE_SERVE_API_KEY"  # the room key for `python -m course_lib serve`; never passed on a command line
 STARTUP_TIMEOUT_S = 120.0
 STOP_GRACE_S = 5.0
 PORT_ATTEMPTS = 3  # a free port can be taken by someone else before the server binds it: then try another
@@ -45,13 +53,27 @@ class ServerStartError(CourseError):
     """The local server exited or did not become healthy in time. The message ends with the tail of its log."""
 
 
+class ServerConfigError(CourseError):
+    """The server was asked for something unsafe, such as another machine's reach without a key."""
+
+
 class LocalServer:
     """``transformers serve`` for the course models, in its own process group, stopped with its context."""
 
-    def __init__(self, port: int | None = None, models: list[str] | None = None, startup_timeout: float = STARTUP_TIMEOUT_S):
+    def __init__(self, port: int | None = None, models: list[str] | None = None, startup_timeout: float = STARTUP_TIMEOUT_S,
+                 host: str = HOST, api_key: str | None = None, continuous_batching: bool = False):
+        if not api_key and not is_loopback(host):
+            raise ServerConfigError(t(
+                "Refusing to serve on {host} without a key: every machine that reaches it could use the models. "
+                "Make up a key, set it in the {variable} environment variable (or pass --api-key KEY), and give it "
+                "to your learners as COURSE_API_KEY. On your own machine alone, leave --host out (127.0.0.1).",
+                host=host, variable=KEY_ENV))
         self.requested_port = port
         self.models = list(models) if models is not None else available_models()
         self.startup_timeout = startup_timeout
+        self.host = host
+        self._api_key = api_key or None  # kept out of repr, logs, messages and the server's command line
+        self.continuous_batching = continuous_batching
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
@@ -60,7 +82,14 @@ class LocalServer:
     def base_url(self) -> str:
         if self.port is None:
             raise RuntimeError("The local server is not started: call start() or use `with LocalServer() as server:`.")
-        return f"http://{HOST}:{self.port}/v1"
+        return f"http://{self._connect_host}:{self.port}/v1"
+
+    @property
+    def _connect_host(self) -> str:
+        """Where this machine reaches the server: a server on every address (0.0.0.0, ::) is on loopback too."""
+        if self.host in ("0.0.0.0", "::", ""):
+            return HOST
+        return f"[{self.host}]" if ":" in self.host else self.host
 
     @property
     def pid(self) -> int | None:
@@ -77,9 +106,8 @@ class LocalServer:
             raise ServerStartError(t("Course model folder missing: {missing}. Rebuild with: python -m course_lib build-models",
                                      missing=", ".join(missing)))
         try:
-            self._launch_until_healthy()
-            for name in self.models:  # loaded now, so /v1/models lists them and the first lesson call is not slow
-                self._preload(name)
+            self._launch_until_healthy()  # the models load before /health answers
+            self._check_gate()
         except BaseException:  # Ctrl-C included: never leave a half-started server behind
             self.stop()
             raise
@@ -121,14 +149,15 @@ class LocalServer:
         self.port = port
         with tempfile.NamedTemporaryFile(prefix="course-serve-", suffix=".log", delete=False) as log:
             self.log_path = Path(log.name)
-            # The server runs this module's __main__, which watches this process and then runs `transformers serve`.
-            command = [sys.executable, "-m", "course_lib.serve", str(os.getpid()),
-                       "--host", HOST, "--port", str(port),
+            # course_lib.server_process watches this process, then runs `transformers serve` with the gate.
+            command = [sys.executable, "-m", "course_lib.server_process", str(os.getpid()), ",".join(self.models),
+                       "--host", self.host, "--port", str(port),
                        "--device", "cpu",  # the course default: same answers on every laptop, and the GPU stays free
                        "--dtype", "float32",  # as models.load(): fp16 weights, computed in float32 on the CPU
                        "--model-timeout=-1",  # the course models are small: keep them loaded, and listed
-                       "--log-level", "error"]
-            self.process = subprocess.Popen(command, cwd=MODELS_DIR, env=_server_environment(), stdin=subprocess.PIPE,
+                       "--log-level", "error",
+                       *(CONTINUOUS_BATCHING if self.continuous_batching else [])]
+            self.process = subprocess.Popen(command, cwd=MODELS_DIR, env=_server_environment(self._api_key), stdin=subprocess.PIPE,
                                             stdout=log, stderr=subprocess.STDOUT, **OWN_PROCESS_GROUP)
         atexit.register(self.stop)
 
@@ -139,25 +168,31 @@ class LocalServer:
                 raise ServerStartError(t("The local server exited during startup (code {code}). Its log ends with:\n{log}",
                                          code=self.process.returncode, log=self.log_tail()))
             try:
-                with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
+                if self._request("/health", timeout=2) == 200:
+                    return
+            except OSError:  # urllib's URLError included
                 pass  # not listening yet
             time.sleep(0.25)
         raise ServerStartError(t("The local server did not answer /health within {seconds:.0f} s. Its log ends with:\n{log}",
                                  seconds=self.startup_timeout, log=self.log_tail()))
 
-    def _preload(self, name: str) -> None:
-        """Load a model through the server's /load_model, which streams progress events until the model is ready."""
-        request = urllib.request.Request(f"http://{HOST}:{self.port}/load_model", data=json.dumps({"model": name}).encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.startup_timeout) as response:
-            for line in response:
-                event = json.loads(line[len(b"data: "):]) if line.startswith(b"data: ") else {}
-                if event.get("status") == "error":
-                    raise ServerStartError(t("The local server could not load {name!r}: {message}", name=name,
-                                             message=event.get("message")))
+    def _request(self, path: str, method: str = "GET", timeout: float = 5) -> int:
+        """The HTTP status of one request to the server, with the key when it has one."""
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        request = urllib.request.Request(f"http://{self._connect_host}:{self.port}{path}", method=method, headers=headers,
+                                         data=b"{}" if method == "POST" else None)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def _check_gate(self) -> None:
+        """Fail closed: if a transformers upgrade bypassed the gate, refuse to run rather than serve /reset openly."""
+        status = self._request("/reset", method="POST")
+        if status != 404:
+            raise ServerStartError(t("The local server's admin routes are open (POST /reset answered {status}), so it "
+                                     "was stopped. Install the transformers version in requirements.txt.", status=status))
 
 
 _shared_server: LocalServer | None = None
@@ -181,10 +216,24 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _server_environment() -> dict[str, str]:
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine reaches it."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any address
+
+
+def _server_environment(api_key: str | None) -> dict[str, str]:
+    from course_lib.server_process import KEY_VARIABLE
+
     python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    inherited = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, KEY_VARIABLE)}  # a room key never leaks in
     return {
-        **os.environ,
+        **inherited,
+        **({KEY_VARIABLE: api_key} if api_key else {}),
         "PYTHONPATH": python_path,  # so the server finds course_lib even when it is not pip-installed
         "HF_HUB_OFFLINE": "1",  # an unknown name fails at once instead of trying to download
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",  # the CLI would otherwise ask PyPI for a newer transformers
@@ -214,39 +263,3 @@ def _signal_group(process: subprocess.Popen, hard: bool) -> None:
             process.kill() if hard else process.terminate()
     except (ProcessLookupError, PermissionError):
         pass  # already gone
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """In the server: end it when the process that started it is gone, however that process died.
-
-    A SIGKILLed Jupyter kernel runs no atexit handler, so the server watches its parent itself. The parent holds
-    the write end of our stdin, which the OS closes when the parent dies: EOF, on every platform. Being reparented
-    (getppid changes) also catches a parent whose pipe end a forked child still holds. This beats PR_SET_PDEATHSIG,
-    which fires when the *thread* that started us exits and is unsafe in preexec_fn with threads running.
-    """
-
-    def exit_now() -> None:
-        if os.name == "posix" and os.getpgrp() == os.getpid():
-            os.killpg(0, signal.SIGKILL)  # our own session: take anything we started with us
-        os._exit(1)
-
-    def on_stdin_closed() -> None:
-        while os.read(0, 1024):  # the raw fd: a daemon thread blocked in sys.stdin would abort interpreter shutdown
-            pass
-        exit_now()
-
-    def on_reparented() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        exit_now()
-
-    for watch in (on_stdin_closed, on_reparented):
-        threading.Thread(target=watch, name=f"course-{watch.__name__}", daemon=True).start()
-
-
-if __name__ == "__main__":  # the server process: python -m course_lib.serve PARENT_PID [transformers serve options]
-    _exit_with_parent(int(sys.argv[1]))
-    from transformers.cli.transformers import main
-
-    sys.argv = ["transformers", "serve", *sys.argv[2:]]
-    main()

@@ -157,3 +157,31 @@ def test_no_quiz_hint_is_cut_mid_sentence(quizzes):
         for q in questions if lesson != "_about" else []:
             hint = first_sentence(q["explanation"])
             assert len(hint) >= (6 if "zh-CN" in quizzes else 20) and not hint.endswith((" ", "-", "(")), (lesson, hint)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes"])
+def test_a_facilitator_can_hide_solutions_and_still_has_the_answer_key(value, monkeypatch, capsys):
+    from course_lib.__main__ import main
+    from course_lib.checks import show_solution
+
+    monkeypatch.setattr("course_lib.backends.load_env_file", lambda: False)  # the developer's own .env stays out
+    code = solution_code("11-trim-history")
+    monkeypatch.setenv("COURSE_HIDE_SOLUTIONS", value)
+    show_solution("11-trim-history")
+    hidden = capsys.readouterr().out
+    assert "🔒" in hidden and "COURSE_HIDE_SOLUTIONS" in hidden and "def trim_history" not in hidden
+    assert "✅" in str(grade("11-trim-history", run_solution("11-trim-history")))  # checking still works
+    assert main(["solutions", "11"]) == 0  # the facilitator's answer key ignores the flag
+    key = capsys.readouterr().out
+    assert code in key and "11-trim-history" in key and "01-temperature" not in key
+    monkeypatch.setenv("COURSE_HIDE_SOLUTIONS", "0")
+    show_solution("11-trim-history")
+    assert code in capsys.readouterr().out
+
+
+def test_the_answer_key_covers_every_exercise(capsys):
+    from course_lib.__main__ import main
+
+    assert main(["solutions"]) == 0
+    key = capsys.readouterr().out
+    assert all(f"## {id} " in key for id in all_exercises())

@@ -1,4 +1,8 @@
-"""The local server: the real `transformers serve` on loopback, called with the real openai and azure-ai-inference SDKs."""
+"""The local server: the real `transformers serve` on loopback, called with the real openai and azure-ai-inference SDKs.
+
+The module's server is a room's (`python -m course_lib serve`'s default: a key, continuous batching), so the SDK tests
+also show that a keyed server works for them; the gate's refusals run against it too.
+"""
 
 import json
 import os
@@ -6,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -15,30 +20,46 @@ from azure.ai.inference import ChatCompletionsClient
 from azure.ai.inference.models import AssistantMessage, SystemMessage, UserMessage
 from azure.core.credentials import AzureKeyCredential
 
+from course_lib import clients, loadtest
+from course_lib.errors import AuthError, CourseError
+from course_lib.i18n import language_set
 from course_lib.models import TEXT_MODELS
-from course_lib.serve import LocalServer
+from course_lib.serve import LocalServer, ServerConfigError, is_loopback
 
 MODEL = "tiny-phi-3.5-mini"
 QUESTION = [{"role": "user", "content": "What is a small language model?"}]
+KEY = "room-key-" + "k3y" * 6  # made up at run time, like an instructor's
+WRONG_KEYS = ["", "not-needed", KEY[:-1], KEY + "x", KEY.upper()]  # a near miss is as wrong as a far one
 
 
 @pytest.fixture(scope="module")
 def server():
-    with LocalServer() as running:
+    with LocalServer(api_key=KEY, continuous_batching=True) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def openai_client(server):
     # No retries: a failure shows at once instead of after the SDK's backoff.
-    return openai.OpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0, timeout=120)
+    return openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def azure_client(server):
-    with ChatCompletionsClient(endpoint=server.base_url, credential=AzureKeyCredential("not-needed"),
-                               retry_total=0) as client:
+    with ChatCompletionsClient(endpoint=server.base_url, credential=AzureKeyCredential(KEY), retry_total=0) as client:
         yield client
+
+
+def status_of(server, path, method="GET", key=None, body=None):
+    """The status of one raw request (no SDK in between), with `Authorization: Bearer key` when a key is given."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key is not None else {})}
+    data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", method=method, headers=headers, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def test_course_models_are_served_by_their_course_names(server, openai_client):
@@ -91,9 +112,106 @@ def test_azure_streaming(azure_client):
 def test_unknown_model_is_an_http_error(server):
     # A client of its own: after a 500, uvicorn closes the connection without saying so, and a pooled
     # connection reused at once fails with a reset (the SDKs' default retries hide that from lessons).
-    client = openai.OpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0, timeout=60)
-    with pytest.raises(openai.APIStatusError):
+    client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=0, timeout=60)
+    with pytest.raises(openai.APIStatusError) as raised:
         client.chat.completions.create(model="no-such-model", messages=QUESTION, max_tokens=4)
+    assert raised.value.status_code not in (401, 404)  # the model is unknown; the route and the key were right
+
+
+CHAT_BODY = {"model": MODEL, "messages": QUESTION, "max_tokens": 4}
+
+
+@pytest.mark.parametrize("wrong", WRONG_KEYS + [None], ids=["empty", "not-needed", "prefix", "longer", "case", "absent"])
+def test_a_request_without_the_right_key_gets_401(server, wrong):
+    for path, method in [("/v1/models", "GET"), ("/v1/chat/completions", "POST"), ("/health", "GET")]:
+        assert status_of(server, path, method, key=wrong, body=CHAT_BODY) == 401, (path, wrong)
+    assert status_of(server, "/v1/chat/completions", "POST", key=KEY, body=CHAT_BODY) == 200
+
+
+def test_the_openai_sdk_with_a_wrong_key_gets_authentication_error(server):
+    client = openai.OpenAI(base_url=server.base_url, api_key="not-the-key", max_retries=0, timeout=60)
+    with pytest.raises(openai.AuthenticationError) as raised:
+        client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=4)
+    assert "Bearer" in raised.value.message  # the gate's message says what to send
+
+
+@pytest.mark.parametrize("path", ["/reset", "/load_model", "/v1/completions", "/v1/responses", "/v1/systemone",
+                                  "/v1/audio/transcriptions", "/docs", "/openapi.json", "/v1/models/../../reset",
+                                  "/v1/chat/completions/", "/"])
+def test_every_other_route_is_closed_even_with_the_key(server, path):
+    for key in (KEY, None):
+        for method in ("GET", "POST"):
+            assert status_of(server, path, method, key=key, body={"model": "gpt2"}) == 404, (path, method, key)
+    listed = {m.id for m in openai.OpenAI(base_url=server.base_url, api_key=KEY).models.list()}
+    assert set(server.models) <= listed  # /reset did not unload anything
+
+
+def test_the_course_client_reaches_a_keyed_server_and_explains_a_wrong_key(server, monkeypatch):
+    monkeypatch.setattr("course_lib.clients.load_env_file", lambda: False)
+    monkeypatch.setattr("course_lib.backends.load_env_file", lambda: False)
+    monkeypatch.setenv("COURSE_BASE_URL", server.base_url)
+    monkeypatch.setenv("COURSE_API_KEY", KEY)
+    reply = clients.chat("What is Phi-3?", backend="openai-compatible", model="phi-3.5-mini", max_tokens=8)
+    assert reply.strip() and reply.model == MODEL
+    monkeypatch.setenv("COURSE_API_KEY", "a-learner-typo")
+    with pytest.raises(AuthError) as raised:
+        clients.chat("What is Phi-3?", backend="openai-compatible", max_tokens=8)
+    assert "COURSE_API_KEY" in str(raised.value) and "a-learner-typo" not in str(raised.value)
+
+
+def test_thirty_streaming_learners_at_once_get_no_errors(server):
+    result = loadtest.run(server.base_url, KEY, MODEL, users=30, requests=1, max_tokens=16, deadline_s=240)
+    assert result["errors"] == {} and result["ok"] == 30, loadtest.describe(result)
+    assert 0 < result["ttft_s"]["p50"] <= result["ttft_s"]["p95"] <= result["total_s"]["max"]
+
+
+def test_the_key_is_never_in_the_log_or_the_command_line(server):
+    status_of(server, "/v1/models", key="wrong-" + KEY)  # a wrong key is a secret too: maybe a typo of the right one
+    log = server.log_tail(10**7)
+    assert "/v1/models" in log  # the log is read (uvicorn's access log), and holds neither key
+    assert KEY not in log and KEY[:12] not in log
+    if os.path.exists(f"/proc/{server.pid}/cmdline"):  # what any user of the machine can read with `ps`
+        with open(f"/proc/{server.pid}/cmdline", "rb") as cmdline:
+            assert KEY.encode() not in cmdline.read()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "my-laptop.local"])
+def test_a_server_others_can_reach_needs_a_key(host, monkeypatch):
+    with pytest.raises(ServerConfigError, match="COURSE_SERVE_API_KEY"):
+        LocalServer(host=host)
+    with language_set("zh-CN"), pytest.raises(ServerConfigError, match="COURSE_SERVE_API_KEY") as raised:
+        LocalServer(host=host)
+    assert "密钥" in str(raised.value)
+    from course_lib.__main__ import main
+
+    monkeypatch.delenv("COURSE_SERVE_API_KEY", raising=False)
+    assert main(["serve", "--host", host]) == 1  # the command line refuses before starting anything
+
+
+def test_loopback_is_told_apart_from_every_other_address():
+    assert all(map(is_loopback, ["127.0.0.1", "127.5.6.7", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "192.168.1.1", "example.com", "localhost.evil.com", ""]))
+
+
+@pytest.mark.parametrize("url", ["http://10.1.2.3:8000/v1", "http://192.168.0.5/v1", "http://0.0.0.0:8000/v1",
+                                 "http://example.com/v1", "http://localhost.example.com/v1", "not a url"])
+def test_the_load_test_never_leaves_this_machine(url):
+    with pytest.raises(CourseError, match="127.0.0.1"):
+        loadtest.run(url, users=1, requests=1)
+
+
+def test_the_load_test_is_bounded():
+    for users, requests in [(0, 1), (loadtest.MAX_USERS + 1, 1), (1, 0), (1, loadtest.MAX_REQUESTS + 1)]:
+        with pytest.raises(CourseError):
+            loadtest.run("http://127.0.0.1:9/v1", users=users, requests=requests)
+
+
+def test_percentiles_are_measured_values():
+    assert loadtest.percentile([], 95) is None
+    assert loadtest.percentile([3.0], 50) == 3.0
+    values = [float(v) for v in range(1, 21)]  # 1..20
+    assert loadtest.percentile(values, 50) == 10.0 and loadtest.percentile(values, 95) == 19.0
+    assert loadtest.percentile(list(reversed(values)), 100) == 20.0
 
 
 def test_eight_concurrent_requests_all_succeed(openai_client):
@@ -131,6 +249,10 @@ def test_stop_leaves_no_process_group():
     pid = server.pid
     with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5) as response:
         assert json.load(response) == {"status": "ok"}
+    # No key on a lesson's own server, but its admin routes are closed too: other users of the machine reach 127.0.0.1
+    for path in ("/reset", "/load_model"):
+        assert status_of(server, path, "POST", body={"model": "gpt2"}) == 404
+    assert status_of(server, "/v1/models") == 200
     server.stop()
     assert not server.is_alive() and not _is_running(pid)
     if hasattr(os, "killpg"):
