@@ -357,7 +357,8 @@ def main(argv=None) -> int:
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11
         parser.error(f"unknown model {', '.join(unknown)}; course models: {', '.join(COURSE_MODELS)}")
     handlers = {"doctor": cmd_doctor, "build-models": cmd_build_models, "eval": cmd_eval, "serve": cmd_serve,
-                "loadtest": cmd_loadtest, "wheelhouse": cmd_wheelhouse, "solutions": cmd_solutions, "chat": cmd_chat, "site": cmd_site, "bench": cmd_bench, "report": cmd_report, "i18n": cmd_i18n}
+                "loadtest": cmd_loadtest, "wheelhouse": cmd_wheelhouse, "solutions": cmd_solutions, "chat": cmd_chat,
+                "site": cmd_site, "bench": cmd_bench, "report": cmd_report, "i18n": cmd_i18n}
     return handlers[args.command](args)
 
 

@@ -157,8 +157,8 @@ class LocalServer:
                        "--model-timeout=-1",  # the course models are small: keep them loaded, and listed
                        "--log-level", "error",
                        *(CONTINUOUS_BATCHING if self.continuous_batching else [])]
-            self.process = subprocess.Popen(command, cwd=MODELS_DIR, env=_server_environment(self._api_key), stdin=subprocess.PIPE,
-                                            stdout=log, stderr=subprocess.STDOUT, **OWN_PROCESS_GROUP)
+            self.process = subprocess.Popen(command, cwd=MODELS_DIR, env=_server_environment(self._api_key),
+                                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, **OWN_PROCESS_GROUP)
         atexit.register(self.stop)
 
     def _wait_until_healthy(self) -> None:
