@@ -154,13 +154,20 @@ def cmd_wheelhouse(args) -> int:
 
     from course_lib import wheelhouse
 
-    folder = Path(args.dir)
+    folder, figures = Path(args.dir), {}
     if not args.check_only:
-        info = wheelhouse.download(folder, args.platform, args.python_version, args.pip_args)
+        figures["download"] = info = wheelhouse.download(folder, args.platform, args.python_version, args.pip_args)
         print(f"{folder}: {info['files']} files, {info['bytes'] / 1e6:.0f} MB, downloaded in {info['seconds']:.0f} s.")
     if args.check or args.check_only:
-        info = wheelhouse.check(folder)
-        print(f"Checked: a fresh venv installed everything from {folder} with no index in {info['install_seconds']:.0f} s.")
+        figures["check"] = info = wheelhouse.check(folder)
+        print(f"Checked: a fresh venv installed everything from {folder} alone (no index, no pip configuration) in "
+              f"{info['install_seconds']:.0f} s, and the lessons' packages import.")
+    if args.json:
+        from course_lib.report import run_meta, write_json
+
+        figures |= {"platform": args.platform, "python_version": args.python_version}
+        write_json(args.json, figures | {"meta": run_meta(f"python -m course_lib wheelhouse DIR --check --json {args.json}")})
+        print(f"Wrote {args.json}")
     print("Each learner, in the course folder:\n  python3 -m venv .venv\n  "
           + " ".join(wheelhouse.install_command(folder, ".venv/bin/python")).replace(str(wheelhouse.REQUIREMENTS),
                                                                                     "requirements.txt"))
@@ -243,16 +250,17 @@ def cmd_report(args) -> int:
 
     if args.durations:
         print(f"Wrote {report.publish_durations(args.durations)}")
-    current = report.README.read_text(encoding="utf-8")
-    fresh = report.render(current, report.load_results())
-    if fresh == current:
-        print("README.md agrees with results/*.json.")
+    stale = report.stale_files(report.load_results())
+    names = ", ".join(path.name for path in stale)
+    if not stale:
+        print("README.md and INSTRUCTOR*.md agree with results/*.json.")
         return 0
     if args.check:
-        print("README.md is out of date with results/*.json: run python -m course_lib report", file=sys.stderr)
+        print(f"{names}: out of date with results/*.json: run python -m course_lib report", file=sys.stderr)
         return 1
-    report.README.write_text(fresh, encoding="utf-8")
-    print("README.md: tables regenerated from results/*.json.")
+    for path, fresh in stale.items():
+        path.write_text(fresh, encoding="utf-8")
+    print(f"{names}: tables regenerated from results/*.json.")
     return 0
 
 
@@ -324,6 +332,7 @@ def main(argv=None) -> int:
     wh.add_argument("--python-version", help="the learners' Python for --platform, e.g. 3.12")
     wh.add_argument("--check", action="store_true", help="then install from DIR alone into a fresh venv, as a learner would")
     wh.add_argument("--check-only", action="store_true", help="only that check, on a DIR made before")
+    wh.add_argument("--json", help="also write the figures to this file (results/wheelhouse.json is the published one)")
     wh.add_argument("pip_args", nargs="*", help="after --: more pip download options, e.g. -- --extra-index-url URL")
     sol = sub.add_parser("solutions", help="the answer key for facilitators: every exercise's solution")
     sol.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 03 11 (default: all)")

@@ -51,7 +51,7 @@ BACKENDS = {
         Backend("ollama", (), "OLLAMA_HOST", "http://localhost:11434", "openai",
                 N_("a local Ollama server (`ollama run phi3.5`)")),
         Backend("openai-compatible", ("COURSE_API_KEY",), "COURSE_BASE_URL", None, "openai",
-                N_("an instructor's vLLM or `transformers serve`")),
+                N_("an instructor's room server (`python -m course_lib serve --host`, with a key) or vLLM")),
     ]
 }
 

@@ -22,6 +22,8 @@ from course_lib.paths import LESSONS_DIR, REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "results"
 README = REPO_ROOT / "README.md"
+# Every published file with report blocks, and the language its blocks are written in
+PUBLISHED = {README: "en", REPO_ROOT / "INSTRUCTOR.md": "en", REPO_ROOT / "INSTRUCTOR.zh-CN.md": "zh-CN"}
 DURATIONS_LOG = REPO_ROOT / "build" / "notebook_durations.json"
 BLOCK = re.compile(r"(<!-- begin report:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end report:(?P=name) -->)", re.S)
 PICTURE_SET_TITLES = {"course": "course pictures", "painter-a": "painter A (numpy)", "painter-b": "painter B (matplotlib)"}
@@ -191,19 +193,81 @@ def durations_block(results: dict) -> str:
     return "\n".join(lines)
 
 
+def loadtest_block(results: dict) -> str:
+    """The room server under load: transformers serve as it comes against continuous batching, and what that means
+    for sizing a room. Written through the catalogue: INSTRUCTOR.zh-CN.md shows it in Chinese."""
+    from course_lib.i18n import t
+
+    lt = results["loadtest"]
+    runs = lt["runs"]
+    lines = [t("| `transformers serve` | sent | errors | first token p50 / p95 | whole reply p50 / p95 | streamed "
+               "chunks/s | honours `stop` |"), "|---|---|---|---|---|---|---|"]
+    for name, r in runs.items():
+        errors = ", ".join(f"{n} {kind}" for kind, n in r["errors"].items()) or "0"
+        lines.append(f"| {t(name)} | {r['sent']} | {errors} | {r['ttft_s']['p50']:.2f} s / {r['ttft_s']['p95']:.2f} s | "
+                     f"{r['total_s']['p50']:.2f} s / {r['total_s']['p95']:.2f} s | {r['chunks_per_s']:.0f} | "
+                     f"{t('yes') if r['honours_stop'] else t('no')} |")
+    first = next(iter(runs.values()))
+    meta = lt["meta"]
+    lines += ["", t("{users} learners start at the same moment, each streaming {requests} chats of up to {max_tokens} "
+                    "tokens one after another, on {cpus} CPU cores ({cpu}), with {model}; the servers ran one after "
+                    "the other. Measured on {date}: `{command}`.", users=first["users"], requests=first["requests_per_user"],
+                    max_tokens=first["max_tokens"], cpus=meta["machine"]["cpus"], cpu=meta["machine"]["cpu"],
+                    model=first["model"], date=meta["date"], command=meta["command"])]
+    if {"default", "continuous batching"} <= set(runs):
+        plain, cb = runs["default"], runs["continuous batching"]
+        lines += ["", t("**Room sizing, from this run.** With continuous batching, {users} learners pressing Enter together "
+                        "({per_core:.0f} a core) waited {cb_p95:.1f} s at the 95th percentile for the first token, against "
+                        "{plain_p95:.1f} s without it, where each request waits for the ones before it; it streamed "
+                        "{ratio:.1f}× as many chunks a second.", users=cb["users"],
+                        per_core=cb["users"] / meta["machine"]["cpus"], cb_p95=cb["ttft_s"]["p95"],
+                        plain_p95=plain["ttft_s"]["p95"], ratio=cb["chunks_per_s"] / plain["chunks_per_s"])]
+    return "\n".join(lines)
+
+
+def wheelhouse_block(results: dict) -> str:
+    """The offline install, as measured: the folder's size and how long a learner's install from it took."""
+    from course_lib.i18n import t
+
+    w = results["wheelhouse"]
+    m = w["meta"]
+    return t("Measured on {date} ({platform}, Python {python}): the wheelhouse held {files} files, {mb:.0f} MB, "
+             "downloaded in {download:.0f} s; a fresh venv installed the whole course from it, with no index and no pip "
+             "configuration, in {install:.0f} s on {cpus} CPU cores, and the lessons' packages imported.",
+             date=m["date"], platform=m["machine"]["platform"],
+             python=m["versions"]["python"], files=w["download"]["files"], mb=w["download"]["bytes"] / 1e6,
+             download=w["download"]["seconds"], install=w["check"]["install_seconds"], cpus=m["machine"]["cpus"])
+
+
 BLOCKS = {"eval-text": eval_text_block, "eval-vision": eval_vision_block, "build": build_block, "bench": bench_block,
-          "durations": durations_block}
+          "durations": durations_block, "loadtest": loadtest_block,
+          "wheelhouse": wheelhouse_block}
 
 
-def render(readme: str, results: dict) -> str:
-    """The README with every marked block regenerated from the results."""
+def render(readme: str, results: dict, lang: str = "en") -> str:
+    """A published file with every marked block regenerated from the results, in the file's language."""
+    from course_lib.i18n import language_set
+
     def fill(match):
         name = match.group("name")
         if name not in BLOCKS:
-            raise KeyError(f"README block report:{name} has no renderer; known: {', '.join(BLOCKS)}")
-        return match.group(1) + BLOCKS[name](results) + "\n" + match.group(4)
+            raise KeyError(f"report block report:{name} has no renderer; known: {', '.join(BLOCKS)}")
+        with language_set(lang):
+            return match.group(1) + BLOCKS[name](results) + "\n" + match.group(4)
 
     return BLOCK.sub(fill, readme)
+
+
+def stale_files(results: dict) -> dict[Path, str]:
+    """Each published file whose blocks differ from the results, with its regenerated text."""
+    stale = {}
+    for path, lang in PUBLISHED.items():
+        if path.exists():
+            current = path.read_text(encoding="utf-8")
+            fresh = render(current, results, lang)
+            if fresh != current:
+                stale[path] = fresh
+    return stale
 
 
 def publish_durations(log_path=DURATIONS_LOG) -> Path:

@@ -10,6 +10,7 @@ installing the course itself (``-e .``) too, so the folder also holds the build 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -76,7 +77,9 @@ def check(folder: Path) -> dict:
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         python = Path(venv) / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
         start = time.perf_counter()
-        subprocess.run(install_command(folder, python), check=True, cwd=REPO_ROOT)
+        # No pip configuration either: a find-links or index in pip.conf would hide a wheel missing from the folder
+        alone = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_EXTRA_INDEX_URL": ""}
+        subprocess.run(install_command(folder, python), check=True, cwd=REPO_ROOT, env=alone)
         seconds = time.perf_counter() - start
         imports = "import course_lib, torch, transformers, openai, azure.ai.inference, jupyterlab, nbclient, ipywidgets"
         subprocess.run([str(python), "-c", imports], check=True, cwd=tempfile.gettempdir())
