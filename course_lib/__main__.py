@@ -92,8 +92,7 @@ def cmd_serve(args) -> int:
 
     key = args.api_key or os.environ.get(KEY_ENV, "").strip() or None
     try:
-        server = LocalServer(port=args.port, host=args.host, api_key=key,
-                             continuous_batching=not args.no_continuous_batching)
+        server = LocalServer(port=args.port, host=args.host, api_key=key, continuous_batching=args.continuous_batching)
         with server:
             print(t("Serving {models} at {url}", models=", ".join(server.models), url=server.base_url))
             if not is_loopback(args.host):
@@ -287,8 +286,7 @@ def cmd_i18n(args) -> int:
     return 1 if problems else 0
 
 
-def main(argv=None) -> int:
-    from course_lib.models import COURSE_MODELS
+def build_parser() -> argparse.ArgumentParser:
     from course_lib.report import DURATIONS_LOG
 
     parser = argparse.ArgumentParser(prog="python -m course_lib", description="Helpers for the SLM course.")
@@ -310,9 +308,9 @@ def main(argv=None) -> int:
                        help="address to listen on (default 127.0.0.1); 0.0.0.0 serves a room and needs a key")
     serve.add_argument("--api-key", help="the key every request must carry (Authorization: Bearer KEY); better: "
                        "the COURSE_SERVE_API_KEY environment variable, which stays out of the process list")
-    serve.add_argument("--no-continuous-batching", action="store_true",
-                       help="one request at a time, as lessons' own servers do (default: continuous batching, which "
-                       "serves a room far faster but ignores a request's stop sequences)")
+    serve.add_argument("--continuous-batching", action="store_true",
+                       help="decode requests that arrive together in one batch: far faster for a room, but the first "
+                       "request's sampling settings and stop sequences then apply to every request (transformers 5.24)")
     load = sub.add_parser("loadtest", help="a room of streaming learners against a server on this machine: errors, "
                           "p50/p95 time to first token and total time")
     load.add_argument("--base-url", help="the server to test, on this machine only, e.g. http://127.0.0.1:8000/v1")
@@ -361,6 +359,13 @@ def main(argv=None) -> int:
     i18n.add_argument("action", choices=["sync", "status", "done"])
     i18n.add_argument("lang", nargs="?", choices=["zh-CN"], help="the edition (default: every one)")
     i18n.add_argument("lang_args", nargs="*", help="for done: LESSON CELL_ID [CELL_ID ...]")
+    return parser
+
+
+def main(argv=None) -> int:
+    from course_lib.models import COURSE_MODELS
+
+    parser = build_parser()
     args = parser.parse_args(argv)
     unknown = [m for m in getattr(args, "models", None) or [] if m not in COURSE_MODELS]
     if unknown:  # checked here, not with argparse choices, which reject an empty list on Python 3.11

@@ -153,26 +153,28 @@ def compare(users: int = 30, requests: int = 2, model: str = "tiny-phi-3.5-mini"
             # one request first, so neither side pays a first-call warm-up inside the measurement
             run(server.base_url, key, model, users=1, requests=1, max_tokens=4)
             runs[name] = run(server.base_url, key, model, users=users, requests=requests, max_tokens=max_tokens)
-            runs[name]["honours_stop"] = honours_stop(server.base_url, key, model)
+            runs[name] |= honours(server.base_url, key, model)
         progress(f"{name}: {describe(runs[name])}")
     return {"runs": runs}
 
 
-def honours_stop(base_url: str, api_key: str, model: str) -> bool:
-    """Whether the server ends a reply at a request's stop sequence: the greedy reply, asked again to stop at its
-    third word, must end there (transformers keeps the stop word itself; OpenAI's API drops it: either is fine)."""
+def honours(base_url: str, api_key: str, model: str) -> dict:
+    """Whether the server applies each request's own settings, asked after other requests (as in a room):
+    `temperature=0` must give one answer whatever the seed, and a stop sequence must end the reply where it occurs
+    (transformers keeps the stop word itself; OpenAI's API drops it: either passes)."""
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=120)
 
-    def ask(**stop):
-        return client.chat.completions.create(model=model, max_tokens=24, temperature=0, **stop,
-                                              messages=[{"role": "user", "content": PROMPTS[1]}]).choices[0].message.content
+    def ask(**settings):  # a story: sampling would make each seed's reply differ, so greedy decoding shows
+        return client.chat.completions.create(model=model, max_tokens=24, **settings, messages=[
+            {"role": "user", "content": "Tell me a story about a fox."}]).choices[0].message.content
 
-    full = ask()
+    greedy = {ask(temperature=0, seed=seed) for seed in range(3)}
+    full = ask(temperature=0)
     word = full.split()[2]
     end = full.index(word, len(" ".join(full.split()[:2]))) + len(word)
-    return len(ask(stop=[word])) <= end
+    return {"honours_temperature_0": len(greedy) == 1, "honours_stop": len(ask(temperature=0, stop=[word])) <= end}
 
 
 def describe(result: dict) -> str:

@@ -72,9 +72,12 @@ def load_results() -> dict:
 # ---- one README block per results file -----------------------------------------------------------------------
 
 def _measured_on(meta: dict) -> str:
+    from course_lib.i18n import t
+
     m, v = meta["machine"], meta["versions"]
-    return (f"Measured on {meta['date']} with torch {v['torch']} and transformers {v['transformers']} on "
-            f"{m['cpus']} CPU cores ({m['cpu']}): `{meta['command']}`.")
+    return t("Measured on {date} with torch {torch} and transformers {transformers} on {cpus} CPU cores ({cpu}): "
+             "`{command}`.", date=meta["date"], torch=v["torch"], transformers=v["transformers"], cpus=m["cpus"],
+             cpu=m["cpu"], command=meta["command"])
 
 
 def eval_text_block(results: dict) -> str:
@@ -170,15 +173,18 @@ def build_block(results: dict) -> str:
 
 
 def durations_block(results: dict) -> str:
+    from course_lib.i18n import N_, t
+
     d = results["durations"]
-    by_lang = {"English": {}, "中文": {}}
+    by_lang = {N_("English"): {}, N_("中文"): {}}  # each edition's row, named in the reader's language
     for name, seconds in d["notebooks"].items():
         by_lang["中文" if name.startswith("zh-CN/") else "English"][Path(name).stem] = seconds
     stems = sorted(by_lang["English"])
-    lines = ["| lesson | " + " | ".join(stem[:2] for stem in stems) + " |", "|---|" + "---|" * len(stems)]
+    lines = [t("| lesson | ") + " | ".join(stem[:2] for stem in stems) + " |", "|---|" + "---|" * len(stems)]
     for lang, times in by_lang.items():
         if times:
-            lines.append(f"| {lang}, seconds | " + " | ".join(f"{times[s]:.0f}" if s in times else "–" for s in stems) + " |")
+            lines.append(t("| {lang}, seconds | ", lang=t(lang))
+                         + " | ".join(f"{times[s]:.0f}" if s in times else "–" for s in stems) + " |")
     english = by_lang["English"]
     slowest = max(english, key=english.get)
     alone = d.get("alone", [])
@@ -186,10 +192,12 @@ def durations_block(results: dict) -> str:
     how = ""
     if side_by_side and alone:
         solo = ", ".join(sorted({Path(n).stem for n in alone}))
-        how = (f"The suite runs lessons two at a time on one thread each (pytest-xdist); {solo} ran alone, on every "
-               "core, because it measures threads and memory bandwidth. A lesson you run on its own has every core. ")
-    lines += ["", f"{how}The slowest English lesson, {slowest}, took {english[slowest]:.0f} s; the {len(english)} add up to "
-                  f"{sum(english.values()):.0f} s of lesson time. {_measured_on(d['meta'])}"]
+        how = t("The suite runs lessons two at a time on one thread each (pytest-xdist); {solo} ran alone, on every "
+                "core, because it measures threads and memory bandwidth. A lesson you run on its own has every core. ",
+                solo=solo)
+    slowest_text = t("The slowest English lesson, {slowest}, took {seconds:.0f} s; the {n} add up to {total:.0f} s of "
+                     "lesson time.", slowest=slowest, seconds=english[slowest], n=len(english), total=sum(english.values()))
+    lines += ["", t("{sentence} {measured}", sentence=how + slowest_text, measured=_measured_on(d["meta"]))]
     return "\n".join(lines)
 
 
@@ -201,11 +209,12 @@ def loadtest_block(results: dict) -> str:
     lt = results["loadtest"]
     runs = lt["runs"]
     lines = [t("| `transformers serve` | sent | errors | first token p50 / p95 | whole reply p50 / p95 | streamed "
-               "chunks/s | honours `stop` |"), "|---|---|---|---|---|---|---|"]
+               "chunks/s | honours each request's `temperature=0` and `stop` |"), "|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         errors = ", ".join(f"{n} {kind}" for kind, n in r["errors"].items()) or "0"
         lines.append(f"| {t(name)} | {r['sent']} | {errors} | {r['ttft_s']['p50']:.2f} s / {r['ttft_s']['p95']:.2f} s | "
                      f"{r['total_s']['p50']:.2f} s / {r['total_s']['p95']:.2f} s | {r['chunks_per_s']:.0f} | "
+                     f"{t('yes') if r['honours_temperature_0'] else t('no')}, "
                      f"{t('yes') if r['honours_stop'] else t('no')} |")
     first = next(iter(runs.values()))
     meta = lt["meta"]
@@ -216,12 +225,20 @@ def loadtest_block(results: dict) -> str:
                     model=first["model"], date=meta["date"], command=meta["command"])]
     if {"default", "continuous batching"} <= set(runs):
         plain, cb = runs["default"], runs["continuous batching"]
-        lines += ["", t("**Room sizing, from this run.** With continuous batching, {users} learners pressing Enter together "
-                        "({per_core:.0f} a core) waited {cb_p95:.1f} s at the 95th percentile for the first token, against "
-                        "{plain_p95:.1f} s without it, where each request waits for the ones before it; it streamed "
-                        "{ratio:.1f}× as many chunks a second.", users=cb["users"],
-                        per_core=cb["users"] / meta["machine"]["cpus"], cb_p95=cb["ttft_s"]["p95"],
-                        plain_p95=plain["ttft_s"]["p95"], ratio=cb["chunks_per_s"] / plain["chunks_per_s"])]
+        cpus = meta["machine"]["cpus"]
+
+        def rate(r):  # replies finished per second, all learners together
+            return r["ok"] / r["wall_s"]
+
+        lines += ["", t("**Room sizing, from this run.** One request at a time (the default), this machine finished "
+                        "{rate:.1f} replies a second, and when all {users} pressed Enter together the first token took "
+                        "{plain_p95:.1f} s at the 95th percentile; with continuous batching, {cb_rate:.1f} a second and "
+                        "{cb_p95:.1f} s. If each learner sends one chat a minute, that is room for about {per_core:.0f} "
+                        "learners a core with the default and {cb_per_core:.0f} with continuous batching, for replies of "
+                        "up to {max_tokens} tokens from {model}: a larger model serves fewer.",
+                        rate=rate(plain), users=plain["users"], plain_p95=plain["ttft_s"]["p95"], cb_rate=rate(cb),
+                        cb_p95=cb["ttft_s"]["p95"], per_core=rate(plain) * 60 / cpus, cb_per_core=rate(cb) * 60 / cpus,
+                        max_tokens=plain["max_tokens"], model=plain["model"])]
     return "\n".join(lines)
 
 

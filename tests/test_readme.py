@@ -42,3 +42,47 @@ def test_chinese_readme_links_resolve():
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", zh):
         if "://" not in target:
             assert (REPO_ROOT / target).exists(), target
+
+
+GUIDES = ("README.md", "README.zh-CN.md", "INSTRUCTOR.md", "INSTRUCTOR.zh-CN.md")
+COURSE_COMMAND = re.compile(r"python -m course_lib ([^`\n|]+)")
+
+
+def course_commands(name: str) -> set[str]:
+    """Every `python -m course_lib …` a guide tells someone to type, from its code spans and blocks."""
+    text = (REPO_ROOT / name).read_text(encoding="utf-8")
+    spans = re.findall(r"`([^`\n]+)`", text) + re.findall(r"```\w*\n(.*?)```", text, re.S)
+    return {m.group(1).split("#")[0].split(">")[0].strip().rstrip("\\ ") for span in spans
+            for m in COURSE_COMMAND.finditer(span)}
+
+
+def test_every_course_command_in_the_guides_is_one_the_command_line_accepts():
+    import shlex
+
+    from course_lib.__main__ import build_parser
+
+    parser = build_parser()
+    for name in GUIDES:
+        for command in course_commands(name):
+            # placeholders as the guides write them (DIR, KEY, <...>, [optional parts]) become plain words
+            words = [w for w in shlex.split(re.sub(r"\[[^\]]*\]|<[^>]*>|\.\.\.|…", "", command)) if w != "\\"]
+            try:
+                parser.parse_args(words)
+            except SystemExit:
+                raise AssertionError(f"{name}: `python -m course_lib {command}` is not a valid command") from None
+
+
+def test_the_instructor_guides_link_each_other_and_give_the_same_commands():
+    english = (REPO_ROOT / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    chinese = (REPO_ROOT / "INSTRUCTOR.zh-CN.md").read_text(encoding="utf-8")
+    assert "(INSTRUCTOR.zh-CN.md)" in english.splitlines()[0] and "(INSTRUCTOR.md)" in chinese.splitlines()[0]
+    assert course_commands("INSTRUCTOR.md") == course_commands("INSTRUCTOR.zh-CN.md")
+    block = re.compile(r"<!-- begin report:([\w-]+) -->")
+    assert block.findall(english) == block.findall(chinese)
+
+
+def test_no_guide_tells_anyone_to_expose_transformers_serve_itself():
+    for name in GUIDES:
+        for line in (REPO_ROOT / name).read_text(encoding="utf-8").splitlines():
+            if "transformers serve --host" in line:
+                assert re.search(r"[Nn]ever|不要|决不|切勿", line), f"{name}: {line}"

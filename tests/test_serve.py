@@ -1,7 +1,7 @@
 """The local server: the real `transformers serve` on loopback, called with the real openai and azure-ai-inference SDKs.
 
-The module's server is a room's (`python -m course_lib serve`'s default: a key, continuous batching), so the SDK tests
-also show that a keyed server works for them; the gate's refusals run against it too.
+The module's server is a room's (`python -m course_lib serve --host … ` with a key), so the SDK tests also show that a
+keyed server works for them; the gate's refusals run against it too.
 """
 
 import json
@@ -34,7 +34,7 @@ WRONG_KEYS = ["", "not-needed", KEY[:-1], KEY + "x", KEY.upper()]  # a near miss
 
 @pytest.fixture(scope="module")
 def server():
-    with LocalServer(api_key=KEY, continuous_batching=True) as running:
+    with LocalServer(api_key=KEY) as running:
         yield running
 
 
