@@ -320,7 +320,10 @@ def chat(prompt, backend: str | None = None, model: str = "phi-3.5-mini", sdk: s
     response = call_with_retries(call, conn, model_id)
     if stream:
         return _stream_text(response, conn, model_id)
-    return Reply(response.choices[0].message.content or "", model_id, f"{conn.backend} via {sdk}", _note(model_id))
+    # An instructor's server may answer the course name with another model: a GPU host's vLLM serving the real
+    # Phi-3.5-mini as `--served-model-name microsoft/Phi-3.5-mini-instruct tiny-phi-3.5-mini`. Label what answered.
+    writer = (response.model or model_id) if conn.backend == "openai-compatible" else model_id
+    return Reply(response.choices[0].message.content or "", writer, f"{conn.backend} via {sdk}", _note(writer))
 
 
 def _stream_text(chunks, conn: Connection, model: str):

@@ -6,6 +6,7 @@ workshop server (each backend's endpoint variable points at it). Nothing is
 patched. Every message must say what to do and must not contain the key.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -134,6 +135,18 @@ def test_404_lists_the_models_that_exist(point, httpserver):
     httpserver.expect_request(CHAT).respond_with_json({"error": {"message": "no such model"}}, status=404)
     with pytest.raises(ModelNotFoundError, match="tiny-phi-3.5-mini"):
         ask("openai-compatible", model="no-such-model")
+
+
+def test_a_room_server_answering_with_a_real_phi_is_labelled_as_it(point, httpserver):
+    """A GPU host's vLLM serves the real model under the course name too (`--served-model-name
+    microsoft/Phi-3.5-mini-instruct tiny-phi-3.5-mini`) and names the real one in its answers: the learner's settings
+    stay as they are, and the label says which model wrote the answer, with no 'tiny course model' note."""
+    point("openai-compatible")
+    real = ok_body("Phi-3.5-mini is a 3.8B-parameter model.") | {"model": "microsoft/Phi-3.5-mini-instruct"}
+    httpserver.expect_request(CHAT).respond_with_json(real)
+    reply = clients.chat("hi", backend="openai-compatible", model="phi-3.5-mini", max_tokens=8)
+    assert json.loads(httpserver.log[-1][0].data)["model"] == "tiny-phi-3.5-mini"  # the learner's request, unchanged
+    assert reply.model == "microsoft/Phi-3.5-mini-instruct" and "tiny" not in reply.label
 
 
 def test_429_honours_retry_after_then_succeeds(point, httpserver):

@@ -8,7 +8,7 @@ import pytest
 
 from course_lib.paths import LESSONS_DIR, REPO_ROOT
 
-TOP = ("course_lib/", "data/", "lessons/", "tests/", "images/", "results/", ".ci/", ".devcontainer/")
+TOP = ("course_lib/", "data/", "lessons/", "tests/", "images/", "results/", "deploy/", ".ci/", ".devcontainer/")
 TOP_FILES = ("README.md", "README.zh-CN.md", "INSTRUCTOR.md", "requirements.txt", "pyproject.toml", "environment.yml",
              ".env.example", ".pre-commit-config.yaml", ".python-version")
 GENERATED = ("build/", "_site/", ".venv/")  # made by the course's own commands, git-ignored

@@ -6,6 +6,7 @@ keyed server works for them; the gate's refusals run against it too.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from course_lib import clients, loadtest
 from course_lib.errors import AuthError, CourseError
 from course_lib.i18n import language_set
 from course_lib.models import TEXT_MODELS
-from course_lib.serve import LocalServer, ServerConfigError, is_loopback
+from course_lib.paths import REPO_ROOT
+from course_lib.serve import LocalServer, ServerConfigError, _free_port, is_loopback
 
 MODEL = "tiny-phi-3.5-mini"
 QUESTION = [{"role": "user", "content": "What is a small language model?"}]
@@ -311,3 +313,28 @@ def test_server_dies_when_its_parent_is_killed():
             os.killpg(server_pid, signal.SIGKILL)
         if log_path is not None:  # nobody ran stop(), which would have removed it
             os.remove(log_path)
+
+
+GATEWAY = REPO_ROOT / "deploy" / "room-gateway.nginx.conf"
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (Debian: apt-get install nginx-light)")
+def test_the_documented_vllm_gateway_passes_only_the_learner_routes(server, tmp_path):
+    """INSTRUCTOR.md's gateway for a GPU host's vLLM, on loopback, in front of this module's keyed server."""
+    port = _free_port()
+    block = GATEWAY.read_text(encoding="utf-8").replace("listen 8000;", f"listen 127.0.0.1:{port};")
+    block = block.replace("127.0.0.1:8001", f"127.0.0.1:{server.port}")
+    (tmp_path / "nginx.conf").write_text(f"worker_processes 1; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+                                         f"events {{}}\nhttp {{ access_log off;\n{block}\n}}\n", encoding="utf-8")
+    subprocess.run(["nginx", "-c", str(tmp_path / "nginx.conf")], check=True, timeout=30)
+    try:
+        gateway = type("Gateway", (), {"port": port})()
+        assert status_of(gateway, "/v1/models") == 401 and status_of(gateway, "/v1/models", key=KEY) == 200
+        for path in ("/invocations", "/tokenize", "/metrics", "/reset", "/load_model", "/docs", "/v1/completions"):
+            assert status_of(gateway, path, "POST", key=KEY) == 404, path
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=120)
+        stream = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=24, stream=True)
+        arrivals = [time.perf_counter() for chunk in stream if chunk.choices and chunk.choices[0].delta.content]
+        assert len(arrivals) > 5 and arrivals[-1] - arrivals[0] > 0.02  # streamed piece by piece, not buffered
+    finally:
+        subprocess.run(["nginx", "-c", str(tmp_path / "nginx.conf"), "-s", "stop"], timeout=30)
