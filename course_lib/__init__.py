@@ -15,7 +15,10 @@ report      results/*.json -> the README's tables (python -m course_lib report)
 claims      claim(): a lesson's sentence about its run, checked against that run
 doctor      versions, device, models, backends (python -m course_lib doctor)
 backends    which backends exist and whether each is configured / reachable
-serve       the local OpenAI-compatible server (transformers serve) for the course models
+serve       the local OpenAI-compatible server (transformers serve) for the course models; a room's, with a key
+server_process  the server's process: transformers serve's own app behind the learner-routes gate and the key check
+loadtest    a room of streaming learners against a server on this machine (python -m course_lib loadtest)
+wheelhouse  every wheel in one folder, for installs with no network (python -m course_lib wheelhouse)
 clients     any backend -> real openai (and the deprecated azure-ai-inference) clients, model names, retries
 errors      the course's exceptions: what went wrong and what to do
 family      the Phi family's cited facts and real configs (parameters counted on the meta device)
@@ -33,7 +36,8 @@ chatbot     the streaming ipywidgets chatbot; speech: offline text-to-speech wit
 site        python -m course_lib site: the lessons executed into a static HTML site
 measure     training and generation speed, measured (lesson 02)
 quiz        "Check your understanding" quizzes
-checks      check() / show_solution(): the exercise checker; exercises: one module of exercises per lesson
+checks      check() / show_solution() (hidden by COURSE_HIDE_SOLUTIONS): the exercise checker; exercises: one module
+            of exercises per lesson
 widgets     interactive lesson widgets; plots: the course's figures
 paths       where data, models and lessons live
 """
