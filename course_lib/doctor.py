@@ -54,7 +54,10 @@ def report() -> dict:
     models = []
     for name in COURSE_MODELS:
         models.append(describe(name) if is_built(name) else {"name": name, "missing": True})
-    return {"versions": versions(), "device": device(), "models": models, "backends": backend_status()}
+    from course_lib.checks import solutions_hidden
+
+    return {"versions": versions(), "device": device(), "models": models, "backends": backend_status(),
+            "solutions_hidden": solutions_hidden()}
 
 
 def format_report(data: dict) -> str:
@@ -76,6 +79,8 @@ def format_report(data: dict) -> str:
         lines.append(f"  {b['backend']:<18} {t('configured') if b['configured'] else t('not configured'):<15} "
                      f"{reach:<14} {secrets:<34} {shown}")
     lines += ["", t("Notes:")] + [f"  {b['backend']}: {b['note']}" for b in data["backends"]]
+    lines += ["", t("Solutions: hidden in this session (COURSE_HIDE_SOLUTIONS, a facilitator's setting); check() still "
+                    "works.") if data.get("solutions_hidden") else t("Solutions: show_solution() prints them when asked.")]
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ FOUNDRY_VARS = ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "AZURE_INFERENC
 
 
 def run_doctor(env_extra):
-    env = {k: v for k, v in os.environ.items() if k not in FAKE_KEYS}
+    env = {k: v for k, v in os.environ.items() if k not in FAKE_KEYS and k != "COURSE_HIDE_SOLUTIONS"}
     env.update(env_extra)
     return subprocess.run([sys.executable, "-m", "course_lib", "doctor"], capture_output=True, text=True, env=env,
                           timeout=120)
@@ -43,7 +43,7 @@ def test_doctor_without_keys():
 
 
 def test_doctor_with_fake_keys_never_prints_them():
-    result = run_doctor(FAKE_KEYS)
+    result = run_doctor(FAKE_KEYS | {"COURSE_HIDE_SOLUTIONS": "1"})  # a learner's .env in a room
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
     for secret in ["FAKEFAKE", "fake-credential", "secretpass", "querysecret", "fake-key"]:
@@ -53,6 +53,7 @@ def test_doctor_with_fake_keys_never_prints_them():
         assert f"{var} set" in output and f"{var} not set" not in output, var
     assert "https://fake-resource.invalid" in output  # the endpoint in use is shown by its host, without what it carries
     assert "current path" in output and "legacy azure-ai-inference path" in output  # both Foundry paths configured
+    assert "Solutions: hidden" in output  # what a facilitator checks at the door
 
 
 def test_doctor_names_the_foundry_path_that_is_configured():
