@@ -86,3 +86,11 @@ def test_no_guide_tells_anyone_to_expose_transformers_serve_itself():
         for line in (REPO_ROOT / name).read_text(encoding="utf-8").splitlines():
             if "transformers serve --host" in line:
                 assert re.search(r"[Nn]ever|不要|决不|切勿", line), f"{name}: {line}"
+
+
+def test_the_instructor_guides_count_the_exercises_there_are():
+    from course_lib.exercises import all_exercises
+
+    n = len(all_exercises())
+    assert f"| {n} in all," in (REPO_ROOT / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    assert f"共 {n} 道" in (REPO_ROOT / "INSTRUCTOR.zh-CN.md").read_text(encoding="utf-8")
