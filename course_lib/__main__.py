@@ -168,8 +168,7 @@ def cmd_wheelhouse(args) -> int:
         write_json(args.json, figures | {"meta": run_meta(f"python -m course_lib wheelhouse DIR --check --json {args.json}")})
         print(f"Wrote {args.json}")
     print("Each learner, in the course folder:\n  python3 -m venv .venv\n  "
-          + " ".join(wheelhouse.install_command(folder, ".venv/bin/python")).replace(str(wheelhouse.REQUIREMENTS),
-                                                                                    "requirements.txt"))
+          + " ".join(wheelhouse.install_command(folder, ".venv/bin/python")))
     return 0
 
 

@@ -67,8 +67,8 @@ def folder_size(folder: Path) -> dict:
 
 
 def install_command(folder: Path, python: str | Path = "python") -> list[str]:
-    """The learner's line: pip finds everything in the folder and never asks an index."""
-    return [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(folder), "-r", str(REQUIREMENTS)]
+    """The learner's line, run at the top of the repository: pip finds everything in the folder, never asks an index."""
+    return [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(folder), "-r", REQUIREMENTS.name]
 
 
 def check(folder: Path) -> dict:
