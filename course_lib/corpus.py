@@ -8,8 +8,12 @@ hand-written fact tables in ``data/corpus/``:
 
 * textbook paragraphs that state every fact of the seed lesson;
 * simple stories, so the models write whole sentences;
-* question/answer pairs in many paraphrases per fact, for fine-tuning;
+* question/answer pairs in many paraphrases per fact, for fine-tuning: the wordings of the fact tables plus the
+  paraphrase families of ``data/corpus/paraphrases.json``, with the subject spelled the loose ways learners type it
+  ("phi3 mini") and some English typos, so the models learn to read the question, not one phrasing;
 * a held-out split: question wordings and stories that training never sees.
+
+The questions written apart from all this (``course_lib.question_sets``) are never read here.
 
 Everything is drawn from one seeded ``random.Random``, so the same seed gives
 the same corpus, byte for byte.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 
 from course_lib.paths import DATA_DIR
@@ -41,6 +46,17 @@ STORY_REQUESTS = {
     "en": ["Tell me a story about a {animal}.", "Write a short story about a {animal}.",
            "Can you tell me a bedtime story about a {animal}?"],
     "zh": ["给我讲一个关于{animal}的故事。", "写一个关于{animal}的小故事。", "能给我讲一个关于{animal}的睡前故事吗？"],
+}
+
+
+VARIANTS_PER_WORDING = 5  # each training wording appears with this many random fillers, spellings and typos
+TYPO_RATE = 0.15  # share of English training questions with one typo
+TERSE_RATE = 0.2  # share of training questions with their small words dropped, as learners type in a hurry
+# Words a hurried learner leaves out; what is left still names the subject and the attribute asked about.
+SMALL_WORDS = {
+    "en": {"the", "a", "an", "is", "are", "does", "do", "of", "me", "please", "can", "you", "tell", "i", "to", "in",
+           "there", "it", "that", "which", "what"},
+    "zh": {"的", "吗", "呢", "请问", "一下", "我", "是", "了", "吧", "告诉"},
 }
 
 
@@ -108,19 +124,34 @@ def load_facts() -> tuple[list[dict], list[dict]]:
     return relations, facts
 
 
+def load_paraphrases() -> dict:
+    """Extra training wordings: {"relations": {id: {lang: [template with {s}]}}, "facts": {id: {lang: [wording]}}}."""
+    path = CORPUS_DIR / "paraphrases.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"relations": {}, "facts": {}}
+
+
+def _unique(wordings, leave_out=()) -> list[str]:
+    """Wordings in order, without repeats and without any of `leave_out` (the held-out ones never train)."""
+    seen = set(leave_out)
+    return [w for w in wordings if not (w in seen or seen.add(w))]
+
+
 def fact_table() -> list[dict]:
-    """Every fact as {id, topic, lang, wordings, heldout, answer, keys}, relations expanded per subject."""
+    """Every fact as {id, topic, lang, subject, wordings, heldout, answer, keys}, relations expanded per subject."""
     relations, facts = load_facts()
+    extra = load_paraphrases()
     table = []
     for rel in relations:
         for row in rel["rows"]:
             for lang in LANGUAGES:
                 spec = rel[lang]
                 fill = {"s": row["s"], "v": row[lang]}
+                heldout = [w.format(**fill) for w in spec["heldout"]]
+                asks = spec["ask"] + extra["relations"].get(rel["id"], {}).get(lang, [])
                 table.append({
-                    "id": f"{rel['id']}:{row['s']}", "topic": rel["topic"], "lang": lang,
-                    "wordings": [w.format(**fill) for w in spec["ask"]],
-                    "heldout": [w.format(**fill) for w in spec["heldout"]],
+                    "id": f"{rel['id']}:{row['s']}", "topic": rel["topic"], "lang": lang, "subject": row["s"],
+                    "wordings": _unique([w.format(**fill) for w in asks], heldout),
+                    "heldout": heldout,
                     "answer": spec["say"].format(**fill),
                     "keys": tuple(row["key"][lang]),
                 })
@@ -128,11 +159,64 @@ def fact_table() -> list[dict]:
         for lang in LANGUAGES:
             spec = fact[lang]
             table.append({
-                "id": fact["id"], "topic": fact["topic"], "lang": lang,
-                "wordings": list(spec["ask"]), "heldout": list(spec["heldout"]),
+                "id": fact["id"], "topic": fact["topic"], "lang": lang, "subject": None,
+                "wordings": _unique(spec["ask"] + extra["facts"].get(fact["id"], {}).get(lang, []), spec["heldout"]),
+                "heldout": list(spec["heldout"]),
                 "answer": spec["answer"], "keys": tuple(fact["key"][lang]),
             })
     return table
+
+
+def spellings(subject: str) -> list[str]:
+    """The ways learners type a name: as written, lower case, spaces for hyphens, "phi3" for "Phi-3"."""
+    joined = re.sub(r"(?i)phi-(\d)", r"Phi\1", subject)
+    forms = [subject, subject.lower(), subject.replace("-", " "), subject.lower().replace("-", " "),
+             joined, joined.lower(), joined.replace("-", " ").lower()]
+    return _unique(forms)
+
+
+def typo(rng: random.Random, text: str, protect: str | None = None) -> str:
+    """One slip of the keyboard in a random word of four letters or more (a swap, a dropped or a doubled letter),
+    never inside `protect` (the subject's name, which has its own loose spellings)."""
+    words = [m for m in re.finditer(r"[A-Za-z]{4,}", text) if not (protect and m.group() in protect)]
+    if not words:
+        return text
+    m = rng.choice(words)
+    w, i = m.group(), rng.randrange(1, len(m.group()) - 1)
+    kind = rng.randrange(3)
+    new = (w[:i] + w[i + 1] + w[i] + w[i + 2:] if kind == 0 else w[:i] + w[i + 1:] if kind == 1 else w[:i] + w[i] + w[i:])
+    return text[:m.start()] + new + text[m.end():]
+
+
+def terse(text: str, lang: str) -> str:
+    """The question without its small words ("How many parameters does Phi-3-mini have?" -> "How many parameters
+    Phi-3-mini have?"), so that the model learns to read the words that carry the question."""
+    if lang == "en":
+        kept = [w for w in text.split(" ") if w.lower().strip("?,.:!") not in SMALL_WORDS["en"]]
+        return " ".join(kept) if len(kept) >= 2 else text
+    for word in sorted(SMALL_WORDS["zh"], key=len, reverse=True):
+        text = text.replace(word, "")
+    return text.strip()
+
+
+def training_questions(rng: random.Random, fact: dict) -> list[str]:
+    """Each training wording of a fact, VARIANTS_PER_WORDING times: with a random filler before and after (or, now
+    and then, without its small words), the subject in a random spelling, and sometimes (English) a typo. The bare
+    wording, as written, is always one."""
+    lang, subject, out = fact["lang"], fact["subject"], []
+    for wording in fact["wordings"]:
+        out.append(wording)
+        for _ in range(VARIANTS_PER_WORDING - 1):
+            if rng.random() < TERSE_RATE:
+                text = terse(wording, lang)
+            else:
+                text = rng.choice(PREFIXES[lang]) + wording + rng.choice(SUFFIXES[lang])
+            if lang == "en" and rng.random() < TYPO_RATE:
+                text = typo(rng, text, protect=subject)
+            if subject:
+                text = text.replace(subject, rng.choice(spellings(subject)))
+            out.append(text)
+    return _unique(out)
 
 
 def textbook_paragraphs(rng: random.Random, table: list[dict], copies: int) -> list[dict]:
@@ -202,12 +286,14 @@ def build_corpus(seed: int = 0, n_stories: int = 1200, n_heldout_stories: int = 
                 corpus.chats.append({"lang": lang, "messages": [
                     {"role": "user", "content": request}, {"role": "assistant", "content": doc["text"]}]})
 
+    asked = [(question, fact) for fact in table for question in training_questions(rng, fact)]
+    facts_of: dict[str, set] = {}
+    for question, fact in asked:
+        facts_of.setdefault(question, set()).add(fact["id"])
+    for question, fact in asked:  # a wording two facts share ("How big is it?") has no one right answer: drop it
+        if len(facts_of[question]) == 1:
+            corpus.qa_train.append(QA(question, fact["answer"], fact["lang"], fact["id"], fact["keys"]))
     for fact in table:
-        for wording in fact["wordings"]:
-            for prefix in PREFIXES[fact["lang"]]:
-                for suffix in SUFFIXES[fact["lang"]]:
-                    question = prefix + wording + suffix
-                    corpus.qa_train.append(QA(question, fact["answer"], fact["lang"], fact["id"], fact["keys"]))
         for wording in fact["heldout"]:
             corpus.qa_heldout.append(QA(wording, fact["answer"], fact["lang"], fact["id"], fact["keys"]))
     rng.shuffle(corpus.documents)
