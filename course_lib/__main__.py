@@ -19,17 +19,14 @@ def cmd_doctor(args) -> int:
 def cmd_build_models(args) -> int:
     from course_lib.build import build_models
     from course_lib.models import COURSE_MODELS, TEXT_MODELS
-    from course_lib.paths import IMAGES_DIR, REPO_ROOT
-    from course_lib.plots import plot_losses
 
     names = args.models or list(COURSE_MODELS)
     text = [n for n in names if n in TEXT_MODELS]
-    curves, total = {}, 0.0
+    total = 0.0
     if text:
         report = build_models(text)
         for name, info in report["models"].items():
             print(f"{name}: trained in {info['seconds']:.0f} s")
-            curves.update({f"{name}: {stage}": losses for stage, losses in info["losses"].items()})
         total += report["total_seconds"]
     if VISION in names:  # last: its decoder starts from the tiny-phi-3.5-mini just built
         from course_lib import vision
@@ -37,15 +34,27 @@ def cmd_build_models(args) -> int:
         info = vision.build()
         print(f"{VISION}: trained in {info['seconds']:.0f} s; held-out accuracy per task: "
               + ", ".join(f"{task} {acc:.0%}" for task, acc in info["accuracy"].items()))
-        curves.update({f"{VISION}: encoder": info["encoder_losses"], f"{VISION}: train": info["losses"]})
         total += info["seconds"]
-    # the README's figure shows every course model; a partial rebuild draws its curves in build/ instead
-    figure = (IMAGES_DIR if set(names) == set(COURSE_MODELS) else REPO_ROOT / "build") / "course_model_training.png"
-    figure.parent.mkdir(exist_ok=True)
-    plot_losses(curves, title="Course models: training loss (python -m course_lib build-models)").savefig(figure, dpi=110)
-    print(f"loss curves: {figure}")
+    print(f"loss curves: {draw_training_figure()}")
     print(f"total: {total:.0f} s. Check them with: python -m course_lib eval")
     return 0
+
+
+def draw_training_figure():
+    """images/course_model_training.png from the loss curves in every shipped model's build.json."""
+    from course_lib.models import COURSE_MODELS, model_dir
+    from course_lib.paths import IMAGES_DIR
+    from course_lib.plots import plot_build_curves
+
+    cards = {name: json.loads((model_dir(name) / "build.json").read_text(encoding="utf-8")) for name in COURSE_MODELS
+             if (model_dir(name) / "build.json").exists()}
+    missing = [name for name, card in cards.items() if "loss_curves" not in card]
+    title = "Course models: training loss (python -m course_lib build-models)"
+    if missing:  # built before build.json kept its curves
+        title += "\nno curve recorded for " + ", ".join(missing)
+    figure = IMAGES_DIR / "course_model_training.png"
+    plot_build_curves(cards, title).savefig(figure, dpi=110)
+    return figure
 
 
 def cmd_eval(args) -> int:
@@ -65,7 +74,14 @@ def cmd_eval(args) -> int:
     if unknown:
         print(f"Unknown picture set {', '.join(unknown)}. Choose from: {', '.join(PICTURE_SETS)}.", file=sys.stderr)
         return 2
-    results = evaluate_course_models(names, args.images, picture_sets)
+    from course_lib.question_sets import QUESTION_SETS
+
+    question_sets = [s.strip() for s in args.question_sets.split(",")]
+    unknown = [s for s in question_sets if s not in QUESTION_SETS]
+    if unknown:
+        print(f"Unknown question set {', '.join(unknown)}. Choose from: {', '.join(QUESTION_SETS)}.", file=sys.stderr)
+        return 2
+    results = evaluate_course_models(names, args.images, picture_sets, question_sets)
     if args.json:
         from pathlib import Path
 
@@ -73,9 +89,13 @@ def cmd_eval(args) -> int:
 
         answers = results.pop("answers")
         command = " ".join(["python -m course_lib eval", *args.models, f"--images {args.images}",
-                            f"--picture-sets {','.join(picture_sets)}", f"--json {args.json}"])
-        results["meta"] = run_meta(command) | {"settings": {"images_per_task": args.images,
-                                                                    "picture_sets": picture_sets}}
+                            f"--picture-sets {','.join(picture_sets)}", f"--question-sets {','.join(question_sets)}",
+                            f"--json {args.json}"])
+        from course_lib.models import weights_digest
+
+        results["meta"] = run_meta(command) | {"settings": {"images_per_task": args.images, "picture_sets": picture_sets,
+                                                            "question_sets": question_sets},
+                                               "weights": {name: weights_digest(name) for name in names}}
         write_json(args.json, results)
         lines = Path(args.json).with_name(Path(args.json).stem + "_answers.jsonl")
         lines.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8")
@@ -298,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--images", type=int, default=100, help="fresh pictures per vision task (default: 100)")
     ev.add_argument("--picture-sets", default="course,painter-a,painter-b",
                     help="whose pictures: course (the training generator, new seed), painter-a, painter-b (written apart)")
+    ev.add_argument("--question-sets", default="course,learners-a",
+                    help="which questions: course (held-out wordings of the corpus), learners-a (written apart), "
+                    "learners-b (written apart and kept aside: use it once, at the end)")
     ev.add_argument("--json", help="also write the figures to this file (results/eval.json is the published one), and "
                     "every text reply to FILE_answers.jsonl")
     serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server (transformers serve); "

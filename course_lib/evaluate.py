@@ -50,26 +50,37 @@ def answer_questions(model, tok, questions: list[QA], batch_size: int = 32, max_
     return rows
 
 
-def evaluate_model(model, tok, corpus: Corpus, languages=("en", "zh"), limit: int | None = None) -> dict:
-    """Held-out perplexity and accuracy for each language, e.g. {"en": {"perplexity": .., "accuracy": ..}}."""
+def score(rows: list[dict]) -> dict:
+    """Accuracy, number of questions and the share of replies in the question's language, for answered questions."""
+    from course_lib.scoring import language_of
+
+    return {"accuracy": round(sum(r["correct"] for r in rows) / len(rows), 3), "questions": len(rows),
+            "same_language": round(sum(language_of(r["reply"]) == r["lang"] for r in rows) / len(rows), 3)}
+
+
+def evaluate_model(model, tok, corpus: Corpus, languages=("en", "zh"), limit: int | None = None,
+                   question_sets=("course",)) -> dict:
+    """Held-out perplexity and, per question set, accuracy for each language:
+    {"en": {"perplexity": .., "sets": {"course": {"accuracy", "questions", "same_language"}, ..}, "answers": [..]}}."""
+    from course_lib import question_sets as qs
+
+    asked = {name: qs.load(name, corpus) for name in question_sets}
     results = {}
     for lang in languages:
         texts = [d["text"] for d in corpus.heldout_documents if d["lang"] == lang]
-        questions = [q for q in corpus.qa_heldout if q.lang == lang][:limit]
-        rows = answer_questions(model, tok, questions)
-        results[lang] = {
-            "perplexity": round(perplexity(model, tok, texts[:limit]), 2),
-            "accuracy": round(sum(r["correct"] for r in rows) / len(rows), 3),
-            "questions": len(rows),
-            "answers": rows,
-        }
+        results[lang] = {"perplexity": round(perplexity(model, tok, texts[:limit]), 2), "sets": {}, "answers": []}
+        for name, questions in asked.items():
+            rows = answer_questions(model, tok, [q for q in questions if q.lang == lang][:limit])
+            results[lang]["sets"][name] = score(rows)
+            results[lang]["answers"] += [{"set": name, **row} for row in rows]
     return results
 
 
-def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("course",), log=print) -> dict:
+def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("course",),
+                           question_sets=("course", "learners-a"), log=print) -> dict:
     """What `python -m course_lib eval` measures, in the shape of results/eval.json (without its meta):
-    {"text": {model: {lang: {accuracy, perplexity, questions, stories}}}, "vision": {task: {picture set: accuracy}},
-    "answers": [every text reply with its verdict]}."""
+    {"text": {model: {lang: {perplexity, stories, sets: {question set: {accuracy, questions, same_language}}}}},
+    "vision": {task: {picture set: accuracy}}, "answers": [every text reply with its verdict]}."""
     from course_lib.corpus import build_corpus
     from course_lib.models import VISION_MODEL, load
 
@@ -77,16 +88,20 @@ def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("cou
     text = [n for n in names if n != VISION_MODEL]
     if text:
         corpus = build_corpus()
-        log(f"Held-out evaluation ({len(corpus.qa_heldout) // 2} questions per language, wordings never seen in training)")
-        log(f"{'model':<20} {'lang':<5} {'perplexity':>10} {'accuracy':>9}")
+        log("Question sets: " + ", ".join(question_sets) + " (course: held-out wordings of the corpus; learners-a/b: "
+            "written apart, by people who never saw the corpus)")
+        log(f"{'model':<20} {'lang':<5} {'perplexity':>10} " + " ".join(f"{name:>11}" for name in question_sets)
+            + f" {'same lang.':>10}")
         for name in text:
             model, tok = load(name)
-            for lang, r in evaluate_model(model, tok, corpus).items():
+            for lang, r in evaluate_model(model, tok, corpus, question_sets=question_sets).items():
                 stories = sum(1 for d in corpus.heldout_documents if d["lang"] == lang)
-                out["text"].setdefault(name, {})[lang] = {"accuracy": r["accuracy"], "perplexity": r["perplexity"],
-                                                          "questions": r["questions"], "stories": stories}
+                out["text"].setdefault(name, {})[lang] = {"perplexity": r["perplexity"], "stories": stories,
+                                                          "sets": r["sets"]}
                 out["answers"] += [{"model": name, **row, "keys": list(row["keys"])} for row in r["answers"]]
-                log(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} {r['accuracy']:>8.1%}")
+                same = min(v["same_language"] for v in r["sets"].values())
+                log(f"{name:<20} {lang:<5} {r['perplexity']:>10.2f} "
+                    + " ".join(f"{r['sets'][q]['accuracy']:>11.1%}" for q in question_sets) + f" {same:>10.0%}")
     if VISION_MODEL in names:
         from course_lib import vision
 

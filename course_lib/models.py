@@ -88,6 +88,13 @@ def folder_bytes(name: str) -> int:
     return sum(f.stat().st_size for f in model_dir(name).iterdir() if f.is_file())
 
 
+def weights_digest(name: str) -> str:
+    """The first 16 hex digits of the SHA-256 of a course model's weights: which build a measurement was made on."""
+    import hashlib
+
+    return hashlib.sha256((model_dir(name) / "model.safetensors").read_bytes()).hexdigest()[:16]
+
+
 def describe(name: str) -> dict:
     """Architecture and size of a course model, read from its config and weights (nothing typed in by hand)."""
     import json

@@ -80,16 +80,24 @@ def _measured_on(meta: dict) -> str:
              cpu=m["cpu"], command=meta["command"])
 
 
+QUESTION_SET_TITLES = {"course": "course's held-out wordings", "learners-a": "written apart, set A",
+                       "learners-b": "written apart, set B (kept aside)"}
+
+
 def eval_text_block(results: dict) -> str:
     ev = results["eval"]
-    lines = ["| model | English accuracy | Chinese accuracy | English perplexity | Chinese perplexity |",
-             "|---|---|---|---|---|"]
+    sets = list(next(iter(ev["text"].values()))["en"]["sets"])
+    head = ["model"] + [f"{QUESTION_SET_TITLES.get(s, s)}: {lang}" for s in sets for lang in ("EN", "ZH")]
+    head += ["reply in the question's language: EN", "ZH", "story perplexity: EN", "ZH"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for model, by_lang in ev["text"].items():
-        en, zh = by_lang["en"], by_lang["zh"]
-        lines.append(f"| `{model}` | {en['accuracy']:.1%} | {zh['accuracy']:.1%} | {en['perplexity']:,.2f} | "
-                     f"{zh['perplexity']:,.2f} |")
+        cells = [f"`{model}`"] + [f"{by_lang[lang]['sets'][s]['accuracy']:.1%}" for s in sets for lang in ("en", "zh")]
+        cells += [f"{min(r['same_language'] for r in by_lang[lang]['sets'].values()):.0%}" for lang in ("en", "zh")]
+        cells += [f"{by_lang[lang]['perplexity']:,.2f}" for lang in ("en", "zh")]
+        lines.append("| " + " | ".join(cells) + " |")
     first = next(iter(ev["text"].values()))["en"]
-    lines += ["", f"{first['questions']} held-out questions per language, scored by `course_lib.scoring`; perplexity on "
+    counts = ", ".join(f"{first['sets'][s]['questions']} {QUESTION_SET_TITLES.get(s, s)}" for s in sets)
+    lines += ["", f"Questions per language: {counts}. Scored by `course_lib.scoring`; perplexity on "
                   f"{first['stories']} held-out stories per language. {_measured_on(ev['meta'])} Every reply, with "
                   "the reason it was scored wrong, is in `results/eval_answers.jsonl`."]
     english_only = [a for a in results.get("eval_answers", []) if a["model"] == "tiny-phi-3-mini" and a["lang"] == "zh"]

@@ -1,6 +1,15 @@
-"""The shipped course models meet the course's targets on held-out questions and new pictures (python -m course_lib eval),
-scored by the one strict scorer (course_lib.scoring). The painters' pictures are measured by `eval` for the README
-(results/eval.json); here only the course's own pictures, to keep the suite fast."""
+"""The shipped course models meet the course's targets, and the published figures are real.
+
+`python -m course_lib eval` takes minutes (every model, three question sets, three picture sets), too long for the
+suite. So the suite checks the committed results instead, and that they belong to these models and this scorer:
+
+* results/eval.json names the SHA-256 of the weights it measured: they must be the shipped ones;
+* every committed reply, scored again now by `course_lib.scoring`, gets the verdict on record;
+* a sample of questions asked again now gets the committed replies back, word for word (greedy decoding);
+* the figures meet the targets of issue #14 on the questions written apart (set A).
+
+The vision model is measured live here, on 25 new pictures per task from the course's generator.
+"""
 
 import json
 import subprocess
@@ -8,38 +17,68 @@ import sys
 
 import pytest
 
+from course_lib import question_sets
+from course_lib.corpus import QA, fact_table
+from course_lib.evaluate import answer_questions
+from course_lib.models import TEXT_MODELS, load, weights_digest
+from course_lib.report import load_results
+from course_lib.scoring import judge_qa
+
 VISION = "tiny-phi-3.5-vision"
+TARGETS = {"tiny-phi-3.5-mini": {"en": 0.85, "zh": 0.80}, "tiny-phi-3.5-moe": {"en": 0.85, "zh": 0.80},
+           "tiny-phi-3-mini": {"en": 0.85}}  # English-only: its Chinese stays near zero (the Phi-3 -> 3.5 lesson)
+KNOWS = {name: ("en",) if name == "tiny-phi-3-mini" else ("en", "zh") for name in TEXT_MODELS}
 
 
 @pytest.fixture(scope="module")
-def figures(tmp_path_factory):
-    out = tmp_path_factory.mktemp("eval") / "eval.json"
-    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", "--images", "25", "--picture-sets", "course",
-                             "--json", str(out)],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert "tiny-phi-3.5-mini" in result.stdout
-    assert (out.parent / "eval_answers.jsonl").exists()
-    figures = json.loads(out.read_text())
-    return figures["text"] | {VISION: {task: by_set["course"] for task, by_set in figures["vision"].items()}}
+def published():
+    results = load_results()
+    return results["eval"], results["eval_answers"]
 
 
-def test_multilingual_model_answers_most_heldout_questions_in_both_languages(figures):
+def test_the_figures_are_for_the_shipped_weights(published):
+    ev, _ = published
+    for name in TEXT_MODELS:
+        assert ev["meta"]["weights"][name] == weights_digest(name), f"{name} changed: run python -m course_lib eval"
+
+
+def test_every_committed_verdict_is_the_scorers(published):
+    _, answers = published
+    reference = {(f["id"], f["lang"]): f["answer"] for f in fact_table()}  # decides which other facts compete
+    changed = [a["question"] for a in answers
+               if judge_qa(QA(a["question"], reference[a["fact"], a["lang"]], a["lang"], a["fact"], tuple(a["keys"])),
+                           a["reply"]).correct != a["correct"]]
+    assert not changed, changed[:5]
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_asked_again_the_model_gives_the_committed_replies(name, published):
+    _, answers = published
+    model, tok = load(name)
     for lang in ("en", "zh"):
-        assert figures["tiny-phi-3.5-mini"][lang]["accuracy"] >= 0.70, lang
+        asked = [q for q in question_sets.load("learners-a") if q.lang == lang][:32]  # the eval's first batch
+        on_record = {a["question"]: a["reply"] for a in answers
+                     if a["model"] == name and a["set"] == "learners-a" and a["lang"] == lang}
+        again = answer_questions(model, tok, asked)
+        differ = [r["question"] for r in again if r["reply"] != on_record[r["question"]]]
+        assert not differ, differ
 
 
-def test_english_only_model_is_clearly_worse_in_chinese(figures):
-    assert figures["tiny-phi-3-mini"]["zh"]["accuracy"] <= 0.10  # it answers Chinese questions in English
-    gap = figures["tiny-phi-3.5-mini"]["zh"]["accuracy"] - figures["tiny-phi-3-mini"]["zh"]["accuracy"]
-    assert gap >= 0.5
-    assert figures["tiny-phi-3-mini"]["zh"]["perplexity"] > 10 * figures["tiny-phi-3.5-mini"]["zh"]["perplexity"]
+def test_targets_on_the_questions_written_apart(published):
+    ev, _ = published
+    for name, targets in TARGETS.items():
+        for lang, target in targets.items():
+            assert ev["text"][name][lang]["sets"]["learners-a"]["accuracy"] >= target, (name, lang)
+    assert ev["text"]["tiny-phi-3-mini"]["zh"]["sets"]["learners-a"]["accuracy"] <= 0.05
 
 
-def test_moe_answers_about_as_well_as_the_dense_model_of_its_active_size(figures):
-    for lang in ("en", "zh"):
-        moe, dense = figures["tiny-phi-3.5-moe"][lang]["accuracy"], figures["tiny-phi-3.5-mini"][lang]["accuracy"]
-        assert moe >= 0.70 and moe >= dense - 0.10, lang
+def test_every_reply_is_in_the_language_asked_and_own_heldout_stays_high(published):
+    ev, _ = published
+    for name, langs in KNOWS.items():
+        for lang in langs:
+            for set_name, figures in ev["text"][name][lang]["sets"].items():
+                assert figures["same_language"] == 1.0, (name, lang, set_name)
+            assert ev["text"][name][lang]["sets"]["course"]["accuracy"] >= 0.95, (name, lang)
 
 
 def test_eval_fails_clearly_for_an_unknown_model():
@@ -49,8 +88,13 @@ def test_eval_fails_clearly_for_an_unknown_model():
     assert "unknown model tiny-phi-9" in result.stderr and "tiny-phi-3.5-mini" in result.stderr  # says which exist
 
 
-def test_vision_model_meets_its_targets_on_new_pictures(figures):
-    from course_lib.vision import TARGETS
+def test_vision_model_meets_its_targets_on_new_pictures(tmp_path):
+    from course_lib.vision import TARGETS as VISION_TARGETS
 
-    below = {task: acc for task, acc in figures[VISION].items() if acc < TARGETS[task]}
+    out = tmp_path / "eval.json"
+    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", VISION, "--images", "25", "--picture-sets",
+                             "course", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    figures = {task: by_set["course"] for task, by_set in json.loads(out.read_text())["vision"].items()}
+    below = {task: acc for task, acc in figures.items() if acc < VISION_TARGETS[task]}
     assert not below, below

@@ -39,7 +39,7 @@ def test_the_room_sizing_follows_the_load_test(results):
 def test_a_changed_result_changes_the_readme(results):
     readme = report.README.read_text(encoding="utf-8")
     changed = copy.deepcopy(results)
-    changed["eval"]["text"]["tiny-phi-3-mini"]["zh"]["accuracy"] += 0.5
+    changed["eval"]["text"]["tiny-phi-3-mini"]["zh"]["sets"]["learners-a"]["accuracy"] += 0.5
     assert report.render(readme, changed) != readme
 
 
@@ -54,10 +54,14 @@ def test_eval_results_have_the_published_shape(results):
     ev = results["eval"]
     assert set(ev["text"]) == set(TEXT_MODELS)
     for by_lang in ev["text"].values():
-        assert set(by_lang) == {"en", "zh"} and all({"accuracy", "perplexity"} <= set(r) for r in by_lang.values())
+        assert set(by_lang) == {"en", "zh"}
+        for r in by_lang.values():  # the course's held-out wordings and set A, written apart; set B is kept aside
+            assert r["perplexity"] > 0 and set(r["sets"]) == {"course", "learners-a"}
+            assert all({"accuracy", "questions", "same_language"} == set(f) for f in r["sets"].values())
     assert set(ev["vision"]) == set(TASKS)
     assert all(set(by_set) == {"course", "painter-a", "painter-b"} for by_set in ev["vision"].values())
-    assert len(results["eval_answers"]) == sum(r["questions"] for by in ev["text"].values() for r in by.values())
+    assert len(results["eval_answers"]) == sum(f["questions"] for by in ev["text"].values() for r in by.values()
+                                               for f in r["sets"].values())
 
 
 def test_bench_results_hold_the_real_width_roofline(results):
