@@ -33,6 +33,20 @@ def plot_losses(curves: dict[str, list[float]], title: str = "Training loss", wi
     return fig
 
 
+def plot_build_curves(cards: dict[str, dict], title: str):
+    """The loss curves the build cards record (build.json "loss_curves"), one line per model and stage, log-scaled."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, card in cards.items():
+        for stage, curve in card.get("loss_curves", {}).items():
+            every = curve["every"]
+            ax.plot([every * (i + 0.5) for i in range(len(curve["loss"]))], curve["loss"], label=f"{name}: {stage}")
+    ax.set(xlabel=t("step"), ylabel=t("cross-entropy loss"), title=title, yscale="log")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def plot_next_tokens(candidates: list[tuple[str, float]], title: str = "Next-token probabilities", ax=None):
     """Horizontal bars of (token, probability), most likely on top; whitespace made visible."""
     if ax is None:

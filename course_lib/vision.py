@@ -410,7 +410,7 @@ def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConf
     """
     import os
 
-    from course_lib.build import save_model
+    from course_lib.build import card_curves, save_model
     from course_lib.models import MODELS_DIR
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -434,7 +434,8 @@ def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConf
             "encoder_seconds": encoder_seconds, "train_seconds": seconds, "torch_threads": torch.get_num_threads(),
             "encoder_probe_accuracy": {k: round(v, 3) for k, v in probe_acc.items()},
             "final_encoder_loss": round(sum(encoder_losses[-20:]) / 20, 4),
-            "final_loss": round(sum(losses[-20:]) / 20, 4), "heldout_accuracy": accuracy}
+            "final_loss": round(sum(losses[-20:]) / 20, 4), "heldout_accuracy": accuracy,
+            "loss_curves": card_curves({"encoder": encoder_losses, "train": losses})}
     save_model(model, processor.tokenizer, NAME, Path(out_dir or MODELS_DIR), card, processor=processor)
     return {"seconds": seconds, "encoder_losses": encoder_losses, "losses": losses, "accuracy": accuracy,
             "encoder_probe_accuracy": probe_acc}

@@ -62,3 +62,16 @@ def test_schedule_warms_up_then_decays():
     assert lr_at(99, cfg) == pytest.approx(0.100274, abs=1e-6)  # progress 89/90: cos(178°) = -0.999391
     after_warmup = [lr_at(step, cfg) for step in range(10, 100)]
     assert after_warmup == sorted(after_warmup, reverse=True)
+
+
+def test_build_cards_keep_curves_the_readme_figure_is_drawn_from():
+    from course_lib.build import card_curves
+    from course_lib.plots import plot_build_curves
+
+    curves = card_curves({"pretrain": [float(i) for i in range(10)], "finetune": [1.0] * 1000}, points=4)
+    assert curves["pretrain"] == {"every": 3, "loss": [1.0, 4.0, 7.0, 9.0]}  # means of 3 steps; the last chunk is short
+    assert curves["finetune"]["every"] == 250 and curves["finetune"]["loss"] == [1.0] * 4
+    fig = plot_build_curves({"m": {"loss_curves": curves}, "old": {}}, "t")
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["m: pretrain", "m: finetune"]
+    assert list(lines[0].get_xdata()) == [1.5, 4.5, 7.5, 10.5]  # each point sits mid-chunk, in steps
