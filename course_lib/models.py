@@ -117,7 +117,17 @@ def describe(name: str) -> dict:
         "hidden_size": text.get("hidden_size"),
         "vocab_size": text.get("vocab_size"),
         "megabytes_on_disk": round(folder_bytes(name) / 1e6, 2),
+        "active_parameters": params - _idle_expert_parameters(text),
     }
+
+
+def _idle_expert_parameters(config: dict) -> int:
+    """Parameters of the experts a token does not use (a MoE runs top-k of its experts; a dense model, all of it):
+    each expert is three hidden × intermediate matrices (w1, w2, w3) in every layer."""
+    experts, used = config.get("num_local_experts", 0), config.get("num_experts_per_tok", 0)
+    if not experts:
+        return 0
+    return (experts - used) * 3 * config["hidden_size"] * config["intermediate_size"] * config["num_hidden_layers"]
 
 
 # The real models the course models mirror, by the short names lessons use.

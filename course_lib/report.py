@@ -80,8 +80,8 @@ def _measured_on(meta: dict) -> str:
              cpu=m["cpu"], command=meta["command"])
 
 
-QUESTION_SET_TITLES = {"course": "course's held-out wordings", "learners-a": "written apart, set A",
-                       "learners-b": "written apart, set B (kept aside)"}
+QUESTION_SET_TITLES = {"course": "held-out wordings", "learners-a": "set A (written apart)",
+                       "learners-b": "set B (written apart, kept aside)"}
 
 
 def eval_text_block(results: dict) -> str:
@@ -96,7 +96,7 @@ def eval_text_block(results: dict) -> str:
         cells += [f"{by_lang[lang]['perplexity']:,.2f}" for lang in ("en", "zh")]
         lines.append("| " + " | ".join(cells) + " |")
     first = next(iter(ev["text"].values()))["en"]
-    counts = ", ".join(f"{first['sets'][s]['questions']} {QUESTION_SET_TITLES.get(s, s)}" for s in sets)
+    counts = ", ".join(f"{first['sets'][s]['questions']} ({QUESTION_SET_TITLES.get(s, s)})" for s in sets)
     lines += ["", f"Questions per language: {counts}. Scored by `course_lib.scoring`; perplexity on "
                   f"{first['stories']} held-out stories per language. {_measured_on(ev['meta'])} Every reply, with "
                   "the reason it was scored wrong, is in `results/eval_answers.jsonl`."]
@@ -107,7 +107,34 @@ def eval_text_block(results: dict) -> str:
         in_english = sum(language_of(a["reply"]) == "en" for a in english_only)
         lines[-1] += (f" Asked its {len(english_only)} Chinese questions, `tiny-phi-3-mini` replied in English "
                       f"{in_english} times.")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", _text_targets(ev)])
+
+
+def _text_targets(ev: dict) -> str:
+    """The course's targets for its text models, and which the shipped ones meet: a sentence per kind of target."""
+    from course_lib.evaluate import OWN_HELDOUT_TARGET, SAME_LANGUAGE_TARGET, TEXT_TARGETS
+
+    short, language, own = [], [], []
+    for model, targets in TEXT_TARGETS.items():
+        for lang, target in targets.items():
+            sets = ev["text"][model][lang]["sets"]
+            got = sets["learners-a"]["accuracy"]
+            if got < target:
+                short.append(f"`{model}` {lang.upper()} {got:.1%} (target {target:.0%})")
+            if min(f["same_language"] for f in sets.values()) < SAME_LANGUAGE_TARGET:
+                language.append(f"`{model}` {lang.upper()} "
+                                f"{min(f['same_language'] for f in sets.values()):.1%}")
+            if sets["course"]["accuracy"] < OWN_HELDOUT_TARGET:
+                own.append(f"`{model}` {lang.upper()} {sets['course']['accuracy']:.1%}")
+    wanted = "; ".join(f"`{model}` " + ", ".join(f"{lang.upper()} ≥ {target:.0%}" for lang, target in targets.items())
+                       for model, targets in TEXT_TARGETS.items())
+    out = [f"**Targets** on set A, written apart: {wanted}. "
+           + ("All met." if not short else "Not met yet: " + ", ".join(short) + ".")]
+    out.append("Every reply in the language of the question: " + (
+        "met." if not language else "not met yet, in the worst question set: " + ", ".join(language) + "."))
+    out.append(f"The corpus's own held-out wordings ≥ {OWN_HELDOUT_TARGET:.0%}: " + (
+        "met." if not own else "not met yet: " + ", ".join(own) + "."))
+    return " ".join(out)
 
 
 def eval_vision_block(results: dict) -> str:
@@ -169,14 +196,22 @@ def bench_block(results: dict) -> str:
 
 
 def build_block(results: dict) -> str:
-    """How long each shipped model took to build, from the build card in its folder."""
-    from course_lib.models import COURSE_MODELS, model_dir
+    """Each shipped model's size, read from its folder, and how long it took to build, from its build card."""
+    from course_lib.models import COURSE_MODELS, describe, model_dir
 
-    lines = ["| model | built in | on |", "|---|---|---|"]
+    lines = ["| model | parameters | on disk | built in | on |", "|---|---|---|---|---|"]
+    total = 0.0
     for name in COURSE_MODELS:
         card = json.loads((model_dir(name) / "build.json").read_text(encoding="utf-8"))
+        size = describe(name)
+        total += size["megabytes_on_disk"]
+        params = f"{size['parameters'] / 1e6:.2f} M"
+        if size["active_parameters"] != size["parameters"]:
+            params += f" ({size['active_parameters'] / 1e6:.2f} M active)"
         where = card.get("device") or f"{card['torch_threads']} CPU threads"
-        lines.append(f"| `{name}` | {card['train_seconds'] / 60:.1f} min ({card['train_seconds']:,.0f} s) | {where} |")
+        lines.append(f"| `{name}` | {params} | {size['megabytes_on_disk']:.1f} MB | "
+                     f"{card['train_seconds'] / 60:.1f} min ({card['train_seconds']:,.0f} s) | {where} |")
+    lines += ["", f"All four folders: {total:.1f} MB (the budget is 40 MB)."]
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import Phi3Config, Phi3ForCausalLM
 
-from course_lib.corpus import build_corpus
+from course_lib.corpus import build_corpus, fact_table
 from course_lib.tokenizer import train_tokenizer
 
 
@@ -13,7 +13,8 @@ def small_corpus():
 
 @pytest.fixture(scope="session")
 def tok(small_corpus):
-    texts = [d["text"] for d in small_corpus.documents] + [q.question for q in small_corpus.qa_train]
+    # as the build does: the documents and the training wordings as written (not the typos and loose spellings)
+    texts = [d["text"] for d in small_corpus.documents] + [w for f in fact_table() for w in f["wordings"]]
     return train_tokenizer(texts, vocab_size=600)
 
 
