@@ -121,9 +121,9 @@ def _text_targets(ev: dict) -> str:
             got = sets["learners-a"]["accuracy"]
             if got < target:
                 short.append(f"`{model}` {lang.upper()} {got:.1%} (target {target:.0%})")
-            if min(f["same_language"] for f in sets.values()) < SAME_LANGUAGE_TARGET:
-                language.append(f"`{model}` {lang.upper()} "
-                                f"{min(f['same_language'] for f in sets.values()):.1%}")
+            same = min(f["same_language"] for f in sets.values())
+            if same < SAME_LANGUAGE_TARGET:
+                language.append(f"`{model}` {lang.upper()} {same:.1%}")
             if sets["course"]["accuracy"] < OWN_HELDOUT_TARGET:
                 own.append(f"`{model}` {lang.upper()} {sets['course']['accuracy']:.1%}")
     wanted = "; ".join(f"`{model}` " + ", ".join(f"{lang.upper()} ≥ {target:.0%}" for lang, target in targets.items())
