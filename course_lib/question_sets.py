@@ -15,7 +15,7 @@ Nothing here is ever trained on: ``course_lib.corpus`` does not read ``data/held
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 from course_lib.corpus import QA, fact_table
 from course_lib.paths import DATA_DIR
@@ -25,7 +25,7 @@ WRITTEN_APART = {"learners-a": HELDOUT_DIR / "learners_a.jsonl", "learners-b": H
 QUESTION_SETS = ("course", *WRITTEN_APART)  # "course": the corpus's own held-out wordings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rows(name: str) -> tuple[dict, ...]:
     path = WRITTEN_APART[name]
     return tuple(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())

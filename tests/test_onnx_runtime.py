@@ -84,7 +84,8 @@ def test_timed_generation_makes_exactly_the_requested_tokens(int4):
     timing = int4.timed_generation(ids, 30)
     assert len(timing["ids"]) == 30 and timing["ttft_s"] > 0 and timing["decode_s"] > 0
     greedy = int4.generate_ids(ids, 30)  # the same greedy tokens, up to where the end token would have stopped them
-    assert greedy and timing["ids"][: len(greedy)] == greedy
+    same = greedy if len(greedy) == 30 else greedy[:-1]  # an early stop ends on the end token, which exact=True skips
+    assert same and timing["ids"][: len(same)] == same
 
 
 def test_logits_cover_every_prompt_position(fp32, int4):
@@ -92,9 +93,9 @@ def test_logits_cover_every_prompt_position(fp32, int4):
     import torch
 
     ids = list(int4.tokenizer.encode("Once upon a time, there was a fox."))
-    assert int4.logits(ids).shape == (len(ids), 2503)
-    # row i is the prediction after token i: the fp32 export gives transformers' logits at every position
     model, _ = load(MODEL)
+    assert int4.logits(ids).shape == (len(ids), model.config.vocab_size)
+    # row i is the prediction after token i: the fp32 export gives transformers' logits at every position
     with torch.no_grad():
         want = model(input_ids=torch.tensor([ids])).logits[0].numpy()
     np.testing.assert_allclose(fp32.logits(ids), want, atol=1e-4, rtol=0)
