@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, Phi3Config
 
-from course_lib.corpus import Corpus, build_corpus, fact_table
+from course_lib.corpus import Corpus, build_corpus, tokenizer_texts
 from course_lib.models import COURSE_MODELS, DENSE_MODELS, MOE_MODELS, TEXT_MODELS, is_built, model_dir
 from course_lib.moe import moe_model_config
 from course_lib.paths import MODELS_DIR
@@ -154,9 +154,7 @@ def build_models(names=TEXT_MODELS, out_dir: Path = MODELS_DIR, seed: int = SEED
     t0 = time.perf_counter()
     corpus = build_corpus(seed=seed)
     if any(name in DENSE_MODELS for name in names) or not is_built("tiny-phi-3.5-mini"):
-        # the documents and the training wordings as written: typos and loose spellings should not shape the vocabulary
-        wordings = [w for fact in fact_table() for w in fact["wordings"]]
-        tok = train_tokenizer([d["text"] for d in corpus.documents] + wordings, VOCAB_SIZE)
+        tok = train_tokenizer(tokenizer_texts(corpus), VOCAB_SIZE)
     else:  # the MoE alone: keep the tokenizer the shipped models share
         tok = shipped_tokenizer()
     report = {"corpus": corpus.summary(), "tokenizer_seconds": round(time.perf_counter() - t0, 1), "models": {}}

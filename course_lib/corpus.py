@@ -126,14 +126,17 @@ def load_facts() -> tuple[list[dict], list[dict]]:
 
 def load_paraphrases() -> dict:
     """Extra training wordings: {"relations": {id: {lang: [template with {s}]}}, "facts": {id: {lang: [wording]}}}."""
-    path = CORPUS_DIR / "paraphrases.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"relations": {}, "facts": {}}
+    return json.loads((CORPUS_DIR / "paraphrases.json").read_text(encoding="utf-8"))
 
 
 def _unique(wordings, leave_out=()) -> list[str]:
     """Wordings in order, without repeats and without any of `leave_out` (the held-out ones never train)."""
-    seen = set(leave_out)
-    return [w for w in wordings if not (w in seen or seen.add(w))]
+    seen, out = set(leave_out), []
+    for wording in wordings:
+        if wording not in seen:
+            seen.add(wording)
+            out.append(wording)
+    return out
 
 
 def fact_table() -> list[dict]:
@@ -167,6 +170,12 @@ def fact_table() -> list[dict]:
     return table
 
 
+def tokenizer_texts(corpus: Corpus) -> list[str]:
+    """What the tokenizer learns its vocabulary from: the documents and the training wordings as written (typos and
+    loose spellings should not shape the vocabulary)."""
+    return [d["text"] for d in corpus.documents] + [w for fact in fact_table() for w in fact["wordings"]]
+
+
 def spellings(subject: str) -> list[str]:
     """The ways learners type a name: as written, lower case, spaces for hyphens, "phi3" for "Phi-3"."""
     joined = re.sub(r"(?i)phi-(\d)", r"Phi\1", subject)
@@ -183,9 +192,8 @@ def typo(rng: random.Random, text: str, protect: str | None = None) -> str:
         return text
     m = rng.choice(words)
     w, i = m.group(), rng.randrange(1, len(m.group()) - 1)
-    kind = rng.randrange(3)
-    new = (w[:i] + w[i + 1] + w[i] + w[i + 2:] if kind == 0 else w[:i] + w[i + 1:] if kind == 1 else w[:i] + w[i] + w[i:])
-    return text[:m.start()] + new + text[m.end():]
+    swapped, dropped, doubled = w[:i] + w[i + 1] + w[i] + w[i + 2:], w[:i] + w[i + 1:], w[:i] + w[i] + w[i:]
+    return text[:m.start()] + (swapped, dropped, doubled)[rng.randrange(3)] + text[m.end():]
 
 
 def terse(text: str, lang: str) -> str:

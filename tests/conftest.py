@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import Phi3Config, Phi3ForCausalLM
 
-from course_lib.corpus import build_corpus, fact_table
+from course_lib.corpus import build_corpus, tokenizer_texts
 from course_lib.tokenizer import train_tokenizer
 
 
@@ -13,9 +13,7 @@ def small_corpus():
 
 @pytest.fixture(scope="session")
 def tok(small_corpus):
-    # as the build does: the documents and the training wordings as written (not the typos and loose spellings)
-    texts = [d["text"] for d in small_corpus.documents] + [w for f in fact_table() for w in f["wordings"]]
-    return train_tokenizer(texts, vocab_size=600)
+    return train_tokenizer(tokenizer_texts(small_corpus), vocab_size=600)  # as the build does
 
 
 @pytest.fixture()
