@@ -6,8 +6,10 @@ written by people who saw only the list of facts and answers (``data/heldout/FAC
 synonyms, other word orders, colloquial forms, typos and mixed Chinese-English terms.
 
 * ``learners-a`` is measured after every build;
-* ``learners-b`` was written the same way and kept aside, to be used once, at the end, to tell whether the
-  builds were tuned to set A (``python -m course_lib eval --question-sets learners-b``).
+* ``learners-b`` was written the same way and kept aside, then used once, on the first rebuild's final models, to
+  tell whether the builds were tuned to set A;
+* ``learners-c``, written the same way later, is kept aside for the next rebuild's final check
+  (``python -m course_lib eval --question-sets learners-c``).
 
 Nothing here is ever trained on: ``course_lib.corpus`` does not read ``data/heldout/``.
 """
@@ -21,7 +23,7 @@ from course_lib.corpus import QA, fact_table
 from course_lib.paths import DATA_DIR
 
 HELDOUT_DIR = DATA_DIR / "heldout"
-WRITTEN_APART = {"learners-a": HELDOUT_DIR / "learners_a.jsonl", "learners-b": HELDOUT_DIR / "learners_b.jsonl"}
+WRITTEN_APART = {f"learners-{x}": HELDOUT_DIR / f"learners_{x}.jsonl" for x in "abc"}  # set A, B, C
 QUESTION_SETS = ("course", *WRITTEN_APART)  # "course": the corpus's own held-out wordings
 
 
