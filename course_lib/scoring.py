@@ -79,11 +79,16 @@ def _without_names(text: str) -> str:
 def quantities(text: str) -> list[float]:
     """Every number in the text as a value (3.8 billion -> 3.8e9, 38 亿 -> 3.8e9, 128K -> 128,000), skipping numbers
     inside names, dates, versions and other numbers."""
+    return list(_quantities(text))
+
+
+@lru_cache(maxsize=256)  # one reply is checked against every other fact's quantity: find its numbers once
+def _quantities(text: str) -> tuple[float, ...]:
     values = []
     for number, word, letter in NUMBER.findall(_without_names(text)):
         scale = SCALE[(word or letter).lower()] if (word or letter) else 1.0
         values.append(float(number.replace(",", "")) * scale)
-    return values
+    return tuple(values)
 
 
 def _same(a: float, b: float) -> bool:
@@ -96,8 +101,8 @@ def _key_matcher(key: str):
     if DATE.fullmatch(key):
         return lambda text: key in DATE.findall(text)
     if NUMBER.fullmatch(key) and not NAME.fullmatch(key):
-        (value,) = quantities(key)
-        return lambda text: any(_same(value, v) for v in quantities(text))
+        (value,) = _quantities(key)
+        return lambda text: any(_same(value, v) for v in _quantities(text))
     # a word needs a word boundary; a term that starts with a digit also must not continue a number or a version
     before = (rf"(?<![{_ALNUM}.\-/])" if key[0].isdigit() else rf"(?<![{_ALNUM}])") if re.match(rf"[{_ALNUM}]", key) else ""
     after = rf"(?![{_ALNUM}]|\.\d)" if re.search(rf"[{_ALNUM}]$", key) else ""
