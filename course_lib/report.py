@@ -81,7 +81,7 @@ def _measured_on(meta: dict) -> str:
 
 
 QUESTION_SET_TITLES = {"course": "held-out wordings", "learners-a": "set A (written apart)",
-                       "learners-b": "set B (written apart, kept aside)"}
+                       "learners-b": "set B (written apart)", "learners-c": "set C (written apart, kept aside)"}
 
 
 def eval_text_block(results: dict) -> str:
@@ -208,7 +208,10 @@ def build_block(results: dict) -> str:
         params = f"{size['parameters'] / 1e6:.2f} M"
         if size["active_parameters"] != size["parameters"]:
             params += f" ({size['active_parameters'] / 1e6:.2f} M active)"
-        where = card.get("device") or f"{card['torch_threads']} CPU threads"
+        threads = card["torch_threads"]
+        where = card.get("device") or f"{threads} CPU thread{'s' if threads != 1 else ''}"
+        if card.get("alongside"):  # other builds shared the machine, which slows each one
+            where += f", {card['alongside']}"
         lines.append(f"| `{name}` | {params} | {size['megabytes_on_disk']:.1f} MB | "
                      f"{card['train_seconds'] / 60:.1f} min ({card['train_seconds']:,.0f} s) | {where} |")
     lines += ["", f"All four folders: {total:.1f} MB (the budget is 40 MB)."]
