@@ -117,17 +117,21 @@ def describe(name: str) -> dict:
         "hidden_size": text.get("hidden_size"),
         "vocab_size": text.get("vocab_size"),
         "megabytes_on_disk": round(folder_bytes(name) / 1e6, 2),
-        "active_parameters": params - _idle_expert_parameters(text),
+        "active_parameters": params - _idle_expert_parameters(path, text),
     }
 
 
-def _idle_expert_parameters(config: dict) -> int:
-    """Parameters of the experts a token does not use (a MoE runs top-k of its experts; a dense model, all of it):
-    each expert is three hidden × intermediate matrices (w1, w2, w3) in every layer."""
-    experts, used = config.get("num_local_experts", 0), config.get("num_experts_per_tok", 0)
-    if not experts:
+def _idle_expert_parameters(path, config: dict) -> int:
+    """Parameters of the experts a token does not use: none in a dense model; in a MoE, what
+    course_lib.family.parameter_counts leaves out of the active count."""
+    if not config.get("num_local_experts"):
         return 0
-    return (experts - used) * 3 * config["hidden_size"] * config["intermediate_size"] * config["num_hidden_layers"]
+    from transformers import AutoConfig
+
+    from course_lib.family import parameter_counts
+
+    counts = parameter_counts(AutoConfig.from_pretrained(path))
+    return counts["total"] - counts["active"]
 
 
 # The real models the course models mirror, by the short names lessons use.
