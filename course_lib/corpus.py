@@ -201,7 +201,7 @@ def terse(text: str, lang: str) -> str:
     Phi-3-mini have?"), so that the model learns to read the words that carry the question."""
     if lang == "en":
         kept = [w for w in text.split(" ") if w.lower().strip("?,.:!") not in SMALL_WORDS["en"]]
-        return " ".join(kept) if len(kept) >= 2 else text
+        return " ".join(kept) if len(kept) >= 4 else text  # "SLM?" alone is no question
     for word in sorted(SMALL_WORDS["zh"], key=len, reverse=True):
         text = text.replace(word, "")
     return text.strip()

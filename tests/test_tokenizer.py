@@ -19,8 +19,16 @@ def test_round_trip_english_and_chinese(tok):
 
 
 def test_chinese_is_split_per_character(tok):
-    # a common character is one token; whole phrases are never merged into one
-    assert len(tok("语言模型", add_special_tokens=False)["input_ids"]) == 4
+    from transformers import AutoTokenizer
+
+    from course_lib.models import model_dir
+
+    # whole phrases are never merged into one token, even by this small test tokenizer,
+    pieces = [tok.decode([i]) for i in tok("语言模型是小语言模型", add_special_tokens=False)["input_ids"]]
+    assert all(len(piece) == 1 for piece in pieces), pieces
+    # and in the shipped one (vocabulary 3,200) a common character is one token
+    shipped = AutoTokenizer.from_pretrained(model_dir("tiny-phi-3.5-mini"))
+    assert len(shipped("语言模型", add_special_tokens=False)["input_ids"]) == 4
 
 
 def test_stop_tokens(tok):
