@@ -2,7 +2,7 @@
 
 import torch
 
-from course_lib.measure import generation_speed, training_speed
+from course_lib.measure import generation_speed, generation_speeds, training_speed
 from course_lib.models import count_parameters
 from course_lib.train import IGNORE, TrainConfig, pack_blocks
 
@@ -22,6 +22,26 @@ def test_generation_speed_generates_exactly_the_requested_tokens(tiny_model, tok
     assert result["parameters"] == count_parameters(tiny_model) == 59_040  # counted by hand in test_generation.py
     assert len(result["runs"]) == 3 and all(r > 0 for r in result["runs"])
     assert result["tokens_per_second"] == sorted(result["runs"])[1]  # the median
+
+
+def test_models_compared_take_turns(tiny_model, tok):
+    order = []
+
+    class Recorded(torch.nn.Module):  # tiny_model under a label, each generate() call written down
+        device = torch.device("cpu")
+
+        def __init__(self, label):
+            super().__init__()
+            self.label, self.inner = label, tiny_model
+
+        def generate(self, **kwargs):
+            order.append((self.label, kwargs["max_new_tokens"]))
+            return self.inner.generate(**kwargs)
+
+    result = generation_speeds({"a": Recorded("a"), "b": Recorded("b")}, tok, new_tokens=5, repeats=2)
+    assert order == [("a", 2), ("b", 2), ("a", 5), ("b", 5), ("a", 5), ("b", 5)]  # warm-ups, then rounds
+    assert set(result) == {"a", "b"} and all(len(r["runs"]) == 2 for r in result.values())
+    assert result["a"]["parameters"] == count_parameters(tiny_model)
 
 
 def test_training_speed_on_packed_blocks(tiny_model, tok, small_corpus):
