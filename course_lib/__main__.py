@@ -29,8 +29,13 @@ def cmd_build_models(args) -> int:
             print(f"{name}: trained in {info['seconds']:.0f} s")
         total += report["total_seconds"]
     if VISION in names:  # last: its decoder starts from the tiny-phi-3.5-mini just built
+        import torch
+
         from course_lib import vision
 
+        if not torch.cuda.is_available():
+            print(f"{VISION}: no GPU here, so this takes hours; it saves its progress every {vision.CHECKPOINT_EVERY} "
+                  f"steps, and if it stops, the same command carries on from there ({vision.CHECKPOINT})")
         info = vision.build()
         print(f"{VISION}: trained in {info['seconds']:.0f} s; held-out accuracy per task: "
               + ", ".join(f"{task} {acc:.0%}" for task, acc in info["accuracy"].items()))

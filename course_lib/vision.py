@@ -11,6 +11,8 @@ tiny-phi-3.5-mini, with the course tokenizer and chat format. It loads with ``Au
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import time
 from pathlib import Path
@@ -32,6 +34,10 @@ TASK_WEIGHTS = {"color": 1, "shape": 1.5, "count": 2, "chart": 1.5, "reading": 3
 # The accuracy the course asks of the model on new pictures of its own generator
 TARGETS = {"color": 0.9, "shape": 0.9, "count": 0.7, "chart": 0.7, "reading": 0.7, "two_images": 0.7}
 DECODER_LR_SCALE = 0.3  # the decoder already speaks; the encoder and projector start from scratch
+# On 2 CPU cores the build takes hours: it saves its progress every CHECKPOINT_EVERY steps, and the same command run
+# again carries on from there (build/, git-ignored; deleted once the model is saved).
+CHECKPOINT_EVERY = 500
+CHECKPOINT = Path(__file__).resolve().parent.parent / "build" / f"{NAME}.checkpoint.pt"
 
 # Content parts become the prompt: every image first, as one <image> placeholder each (the processor expands it to
 # 144 tokens), then the text, as Phi-3-vision puts <|image_1|> before the question. The order of the parts in a
@@ -119,19 +125,20 @@ class Batches(torch.utils.data.Dataset):
     """Batch `step` of a training stage, drawn from a generator seeded by the step alone: the same batches whether
     they are drawn here or in worker processes (a GPU trains faster than one core can draw pictures)."""
 
-    def __init__(self, make, processor, cfg: TrainConfig):
-        self.make, self.processor, self.cfg = make, processor, cfg
+    def __init__(self, make, processor, cfg: TrainConfig, start: int = 0):
+        self.make, self.processor, self.cfg, self.start = make, processor, cfg, start
 
     def __len__(self) -> int:
-        return self.cfg.steps
+        return self.cfg.steps - self.start
 
-    def __getitem__(self, step: int) -> dict:
+    def __getitem__(self, i: int) -> dict:
+        step = self.start + i  # a resumed stage starts part-way, with the batches it would have had
         rng = random.Random(f"{self.make.__name__} {self.cfg.seed} {step}")
         return self.make(rng, self.processor, self.cfg.batch_size)
 
 
-def batches(make, processor, cfg: TrainConfig, workers: int = 0):
-    return torch.utils.data.DataLoader(Batches(make, processor, cfg), batch_size=None, num_workers=workers,
+def batches(make, processor, cfg: TrainConfig, workers: int = 0, start: int = 0):
+    return torch.utils.data.DataLoader(Batches(make, processor, cfg, start), batch_size=None, num_workers=workers,
                                        prefetch_factor=8 if workers else None)
 
 
@@ -224,10 +231,13 @@ def labelled_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.
 
 
 def pretrain_encoder(model, processor, cfg: TrainConfig = ENCODER_TRAIN, progress: bool = True,
-                     callback=None, workers: int = 0) -> tuple[list[float], EncoderProbe]:
+                     callback=None, workers: int = 0, resume: dict | None = None,
+                     save=None) -> tuple[list[float], EncoderProbe]:
     """Stage 1: train the vision tower alone to tell colours, shapes, counts, the tallest bar and digits apart.
     Returns the losses and the probe (the slot classifiers), which `probe_accuracy` can score.
-    `callback(step, probe)` runs every 500 steps, e.g. to print `probe_accuracy` while it trains."""
+    `callback(step, probe)` runs every 500 steps, e.g. to print `probe_accuracy` while it trains.
+    `save(progress)` gets this stage's progress every CHECKPOINT_EVERY steps; `resume=progress` (with the model's
+    weights of that moment) carries on from it, as if the stage had never stopped."""
     from tqdm.auto import tqdm
 
     encoder, device = model.model.vision_tower, model.device
@@ -236,15 +246,22 @@ def pretrain_encoder(model, processor, cfg: TrainConfig = ENCODER_TRAIN, progres
     params = list(encoder.parameters()) + list(probe.parameters())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     losses = []
+    if resume:
+        probe.load_state_dict(resume["probe"])
+        optimizer.load_state_dict(resume["optimizer"])
+        losses = list(resume["losses"])
     encoder.train()
-    data = batches(encoder_batch, processor, cfg, workers)
-    for step, batch in enumerate(tqdm(data, desc=f"{NAME}: encoder", mininterval=1.0, disable=not progress)):
+    data = tqdm(batches(encoder_batch, processor, cfg, workers, start=len(losses)), desc=f"{NAME}: encoder",
+                initial=len(losses), total=cfg.steps, mininterval=1.0, disable=not progress)
+    for step, batch in enumerate(data, start=len(losses)):
         batch = {k: v.to(device) for k, v in batch.items()}
         patches = encoder(pixel_values=batch["pixel_values"]).last_hidden_state[:, 1:]  # what the projector reads
         outputs = [probe.patch_head(patches).flatten(0, 1), *probe(patches)]
         targets = [batch["patch_labels"].flatten(), *batch["slot_labels"].T]
         loss = sum(labelled_cross_entropy(out, target) for out, target in zip(outputs, targets, strict=True))
         losses.append(optimizer_step(optimizer, params, loss, step, cfg))
+        if save and (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < cfg.steps:
+            save({"probe": probe.state_dict(), "optimizer": optimizer.state_dict(), "losses": losses})
         if callback and (step + 1) % 500 == 0:
             encoder.eval()
             callback(step + 1, probe)
@@ -301,11 +318,11 @@ def vision_batch(rng: random.Random, processor, batch_size: int) -> dict:
 
 
 def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = True, callback=None,
-                 train_encoder: bool = False, workers: int = 0) -> list[float]:
+                 train_encoder: bool = False, workers: int = 0, resume: dict | None = None, save=None) -> list[float]:
     """Stage 2: train on fresh synthetic examples every step (the generator never runs out).
 
     The encoder stays frozen unless `train_encoder` (LLaVA freezes it too): only the projector and the decoder
-    learn, and no gradient has to flow back through the ViT.
+    learn, and no gradient has to flow back through the ViT. `save` and `resume` work as in `pretrain_encoder`.
     """
     from tqdm.auto import tqdm
 
@@ -318,11 +335,16 @@ def train_vision(model, processor, cfg: TrainConfig = TRAIN, progress: bool = Tr
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
     model.train()
     losses = []
-    bar = tqdm(batches(vision_batch, processor, cfg, workers), desc=f"{NAME}: train", mininterval=1.0,
-               disable=not progress)
-    for step, batch in enumerate(bar):
+    if resume:
+        optimizer.load_state_dict(resume["optimizer"])
+        losses = list(resume["losses"])
+    bar = tqdm(batches(vision_batch, processor, cfg, workers, start=len(losses)), desc=f"{NAME}: train",
+               initial=len(losses), total=cfg.steps, mininterval=1.0, disable=not progress)
+    for step, batch in enumerate(bar, start=len(losses)):
         batch = {k: v.to(model.device) for k, v in batch.items()}
         losses.append(optimizer_step(optimizer, trained, answer_loss(model, batch), step, cfg))
+        if save and (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < cfg.steps:
+            save({"optimizer": optimizer.state_dict(), "losses": losses})
         if step % 10 == 0:
             bar.set_postfix(loss=f"{sum(losses[-10:]) / len(losses[-10:]):.3f}")
         if callback and (step + 1) % 500 == 0:  # e.g. a held-out check while it trains
@@ -400,13 +422,41 @@ def evaluate(model, processor, n_per_task: int = 50, seed: int = 12345, picture_
     return {task: right[task] / n_per_task for task in TASKS}
 
 
+# ---- building it, in one go or across several runs ---------------------------------------------------------
+
+def recipe_fingerprint(encoder_cfg: TrainConfig, cfg: TrainConfig) -> str:
+    """What a checkpoint must have been made with to be carried on: both stages' settings, the task mix, this
+    module's and the picture generator's code, and the decoder the model starts from."""
+    from course_lib import vision_data
+    from course_lib.models import model_dir
+
+    digest = hashlib.sha256(json.dumps([vars(encoder_cfg), vars(cfg), TASK_WEIGHTS, DECODER_LR_SCALE],
+                                       sort_keys=True).encode())
+    for path in (Path(__file__), Path(vision_data.__file__), model_dir("tiny-phi-3.5-mini") / "model.safetensors"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: Path, fingerprint: str) -> dict | None:
+    """The saved progress at `path`, if it was made with this recipe; else None (and it says why it starts over)."""
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        print(f"{path} was saved by another recipe (settings, code or decoder changed): starting from scratch")
+        return None
+    return state
+
+
 def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConfig = TRAIN, progress: bool = True,
-          callback=None, device: str | None = None, workers: int | None = None) -> dict:
+          callback=None, device: str | None = None, workers: int | None = None,
+          checkpoint: Path | None = CHECKPOINT) -> dict:
     """Train tiny-phi-3.5-vision in two stages and save it as an ordinary HF folder; returns timings, losses and
     accuracies. `callback(stage, step, model_or_probe)` sees both stages every 500 steps.
 
     It trains on a GPU when there is one (then worker processes draw the pictures), else on the CPU: the same
-    batches either way, so the same recipe, only faster.
+    batches either way, so the same recipe, only faster. Every CHECKPOINT_EVERY steps it saves its progress to
+    `checkpoint`; run again with the same recipe, it carries on from there (`checkpoint=None`: never saves).
     """
     import os
 
@@ -416,26 +466,59 @@ def build(out_dir=None, encoder_cfg: TrainConfig = ENCODER_TRAIN, cfg: TrainConf
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if workers is None:
         workers = min(12, (os.cpu_count() or 2) - 2) if device != "cpu" else 0
+    fingerprint = checkpoint and recipe_fingerprint(encoder_cfg, cfg)
+    state = checkpoint and load_checkpoint(Path(checkpoint), fingerprint) or {"stage": "encoder", "seconds": 0.0,
+                                                                             "runs": 0}
     start = time.perf_counter()
     model, processor = new_model(cfg.seed)
+    if "model" in state:
+        model.load_state_dict(state["model"])
+        done = len(state["progress"]["losses"]) if state.get("progress") else 0
+        print(f"carrying on from {checkpoint}: stage {state['stage']}, after step {done:,} "
+              f"({state['seconds'] / 60:.0f} min of training so far)")
     model.to(device)
-    encoder_losses, probe = pretrain_encoder(model, processor, encoder_cfg, progress,
-                                             callback and (lambda step, p: callback("encoder", step, p)), workers)
-    probe_acc = probe_accuracy(model, processor, probe)
-    encoder_seconds = round(time.perf_counter() - start, 1)
+
+    def saver(stage: str, **more):
+        if not checkpoint:
+            return None
+
+        def save(progress: dict | None):
+            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+            torch.save({**state, **more, "stage": stage, "progress": progress, "fingerprint": fingerprint,
+                        "model": model.state_dict(), "seconds": state["seconds"] + time.perf_counter() - start,
+                        "runs": state["runs"] + 1}, Path(checkpoint).with_suffix(".tmp"))
+            Path(checkpoint).with_suffix(".tmp").replace(checkpoint)  # never half a file, if stopped while saving
+        return save
+
+    if state["stage"] == "encoder":
+        encoder_losses, probe = pretrain_encoder(model, processor, encoder_cfg, progress,
+                                                 callback and (lambda step, p: callback("encoder", step, p)), workers,
+                                                 resume=state.get("progress"), save=saver("encoder"))
+        probe_acc = probe_accuracy(model, processor, probe)
+        encoder_seconds = round(state["seconds"] + time.perf_counter() - start, 1)
+        stage_one = {"encoder_losses": encoder_losses, "probe_accuracy": probe_acc, "encoder_seconds": encoder_seconds}
+        state.update(stage_one)
+        if checkpoint:
+            saver("train")(None)  # stage 1 done: a later run starts at stage 2
+    encoder_losses, probe_acc, encoder_seconds = (state[k] for k in ("encoder_losses", "probe_accuracy",
+                                                                     "encoder_seconds"))
     losses = train_vision(model, processor, cfg, progress, callback and (lambda step, m: callback("train", step, m)),
-                          workers=workers)
-    seconds = round(time.perf_counter() - start, 1)
+                          workers=workers, resume=state["progress"] if state["stage"] == "train" else None,
+                          save=saver("train"))
+    seconds = round(state["seconds"] + time.perf_counter() - start, 1)
     model.to("cpu")
     accuracy = evaluate(model, processor, n_per_task=100)
     card = {"name": NAME, "mirrors": "Phi-3.5-vision", "image_size": IMAGE_SIZE, "patch_size": PATCH_SIZE,
             "encoder_train": vars(encoder_cfg), "train": vars(cfg), "decoder_lr_scale": DECODER_LR_SCALE,
             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
             "encoder_seconds": encoder_seconds, "train_seconds": seconds, "torch_threads": torch.get_num_threads(),
+            **({"runs": state["runs"] + 1} if state["runs"] else {}),  # carried on from a checkpoint
             "encoder_probe_accuracy": {k: round(v, 3) for k, v in probe_acc.items()},
             "final_encoder_loss": round(sum(encoder_losses[-20:]) / 20, 4),
             "final_loss": round(sum(losses[-20:]) / 20, 4), "heldout_accuracy": accuracy,
             "loss_curves": card_curves({"encoder": encoder_losses, "train": losses})}
     save_model(model, processor.tokenizer, NAME, Path(out_dir or MODELS_DIR), card, processor=processor)
+    if checkpoint:
+        Path(checkpoint).unlink(missing_ok=True)
     return {"seconds": seconds, "encoder_losses": encoder_losses, "losses": losses, "accuracy": accuracy,
             "encoder_probe_accuracy": probe_acc}

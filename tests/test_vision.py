@@ -2,6 +2,7 @@
 in-process and through the real local server (image_url with openai, ImageContentItem with azure-ai-inference)."""
 
 import copy
+import json
 import random
 
 import pytest
@@ -242,3 +243,61 @@ def test_a_batch_depends_on_its_step_alone_so_workers_draw_the_same_batches(proc
         for a, b in zip(here, in_workers, strict=True):
             assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
         assert not torch.equal(here[0]["pixel_values"], here[1]["pixel_values"])  # a fresh batch every step
+
+
+def test_a_stopped_build_carries_on_from_its_checkpoint_to_the_same_model(tiny_llava, processor, tmp_path, monkeypatch):
+    """A CPU build takes hours: stopped part-way through stage 2 and run again, it ends where one run would have."""
+    from safetensors.torch import load_file
+
+    from course_lib import vision
+    from course_lib.train import TrainConfig
+
+    def new_model(seed=0):  # the toy model instead of the shipped decoder, so the whole build takes seconds
+        return copy.deepcopy(tiny_llava), processor
+
+    real_evaluate, real_step, steps_taken = vision.evaluate, vision.optimizer_step, []
+
+    def optimizer_step(*args, **kwargs):
+        if len(steps_taken) == stop_at:
+            raise KeyboardInterrupt  # as if the learner pressed Ctrl-C
+        steps_taken.append(1)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(vision, "new_model", new_model)
+    monkeypatch.setattr(vision, "evaluate", lambda model, proc, n_per_task: real_evaluate(model, proc, n_per_task=1))
+    monkeypatch.setattr(vision, "optimizer_step", optimizer_step)
+    monkeypatch.setattr(vision, "CHECKPOINT_EVERY", 2)
+    stages = dict(encoder_cfg=TrainConfig(steps=4, batch_size=4, lr=1e-3, warmup_steps=1),
+                  cfg=TrainConfig(steps=6, batch_size=4, lr=1e-3, warmup_steps=1), progress=False)
+
+    stop_at = None
+    whole = vision.build(tmp_path / "whole", checkpoint=tmp_path / "whole.pt", **stages)
+    assert not (tmp_path / "whole.pt").exists()  # deleted once the model is saved
+
+    stop_at, steps_taken[:] = 4 + 5, []  # stage 1's 4 steps, then 5 of stage 2's 6: saved after its 4th
+    with pytest.raises(KeyboardInterrupt):
+        vision.build(tmp_path / "stopped", checkpoint=tmp_path / "stopped.pt", **stages)
+    saved = torch.load(tmp_path / "stopped.pt", weights_only=False)
+    assert saved["stage"] == "train" and len(saved["progress"]["losses"]) == 4
+
+    stop_at, steps_taken[:] = None, []
+    carried_on = vision.build(tmp_path / "stopped", checkpoint=tmp_path / "stopped.pt", **stages)
+    assert len(steps_taken) == 2  # only what was left
+    assert carried_on["encoder_losses"] == whole["encoder_losses"] and carried_on["losses"] == whole["losses"]
+    one_run, two_runs = (load_file(tmp_path / d / vision.NAME / "model.safetensors") for d in ("whole", "stopped"))
+    assert one_run.keys() == two_runs.keys() and all(torch.equal(one_run[k], two_runs[k]) for k in one_run)
+    card = json.loads((tmp_path / "stopped" / vision.NAME / "build.json").read_text())
+    assert card["runs"] == 2 and "runs" not in json.loads((tmp_path / "whole" / vision.NAME / "build.json").read_text())
+
+
+def test_a_checkpoint_of_another_recipe_is_not_carried_on(tmp_path, capsys):
+    from course_lib.train import TrainConfig
+    from course_lib.vision import ENCODER_TRAIN, TRAIN, load_checkpoint, recipe_fingerprint
+
+    assert recipe_fingerprint(ENCODER_TRAIN, TRAIN) == recipe_fingerprint(ENCODER_TRAIN, TRAIN)
+    assert recipe_fingerprint(ENCODER_TRAIN, TRAIN) != recipe_fingerprint(ENCODER_TRAIN, TrainConfig(steps=1))
+    torch.save({"fingerprint": "old recipe", "stage": "train"}, tmp_path / "checkpoint.pt")
+    assert load_checkpoint(tmp_path / "checkpoint.pt", "old recipe")["stage"] == "train"
+    assert load_checkpoint(tmp_path / "checkpoint.pt", "new recipe") is None
+    assert "another recipe" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "missing.pt", "new recipe") is None
