@@ -23,7 +23,7 @@ from course_lib.models import COURSE_MODELS, DENSE_MODELS, MOE_MODELS, TEXT_MODE
 from course_lib.moe import moe_model_config
 from course_lib.paths import MODELS_DIR
 from course_lib.tokenizer import stop_token_ids, train_tokenizer
-from course_lib.train import TrainConfig, chat_example, pack_blocks, qa_messages, train
+from course_lib.train import TrainConfig, chat_examples, pack_blocks, qa_messages, train
 
 SEED = 0
 VOCAB_SIZE = 3200  # caps the two embedding matrices: all four shipped models must stay within 40 MB
@@ -65,9 +65,9 @@ def finetune_examples(tok, corpus: Corpus, extra_chats: list[dict], seed: int = 
     """SFT data: every training QA wording, the story requests and the identity chats, as (ids, labels)."""
     rng = random.Random(seed)
     chats = [qa_messages(q.question, q.answer, q.lang, rng) for q in corpus.qa_train]
-    # a handful of identity chats among ~10,000 QA pairs would be drowned out: repeat them
+    # a handful of identity chats among tens of thousands of QA pairs would be drowned out: repeat them
     chats += [c["messages"] for c in corpus.chats + extra_chats * 20]
-    return [chat_example(tok, m) for m in chats]
+    return chat_examples(tok, chats)
 
 
 def model_config(name: str, tok):

@@ -9,7 +9,7 @@ suite. So the suite checks the committed results instead, and that they belong t
 * the figures stay above floors just under what the shipped models measure, and the README says which of the
   course's (higher) targets they meet.
 
-The vision model is measured live here, on 25 new pictures per task from the course's generator.
+The vision model is measured live here, on 12 new pictures per task from the course's generator.
 """
 
 import json
@@ -100,7 +100,7 @@ def test_vision_model_meets_its_targets_on_new_pictures(tmp_path):
     from course_lib.vision import TARGETS as VISION_TARGETS
 
     out = tmp_path / "eval.json"
-    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", VISION, "--images", "25", "--picture-sets",
+    result = subprocess.run([sys.executable, "-m", "course_lib", "eval", VISION, "--images", "12", "--picture-sets",
                              "course", "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     figures = {task: by_set["course"] for task, by_set in json.loads(out.read_text())["vision"].items()}

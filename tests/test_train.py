@@ -2,7 +2,17 @@ import random
 
 import pytest
 
-from course_lib.train import IGNORE, TrainConfig, chat_example, lr_at, pack_blocks, pad_batch, qa_messages, train
+from course_lib.train import (
+    IGNORE,
+    TrainConfig,
+    chat_example,
+    chat_examples,
+    lr_at,
+    pack_blocks,
+    pad_batch,
+    qa_messages,
+    train,
+)
 
 
 def test_pretraining_lowers_the_loss(tiny_model, tok, small_corpus):
@@ -32,6 +42,14 @@ def test_sft_masks_the_prompt(tok):
     assert labels[: len(ids) - len(learned)] == [IGNORE] * (len(ids) - len(learned))
     prompt = tok.apply_chat_template(messages[:1], add_generation_prompt=True, tokenize=False)
     assert tok.decode(ids[: len(ids) - len(learned)]) == prompt
+
+
+def test_chats_tokenised_together_are_tokenised_as_one_by_one(tok, small_corpus):
+    rng = random.Random(0)
+    chats = [qa_messages(q.question, q.answer, q.lang, rng) for q in small_corpus.qa_train[::97]]  # both languages,
+    assert {q.lang for q in small_corpus.qa_train[::97]} == {"en", "zh"} and any(len(c) == 3 for c in chats)  # system
+    assert chat_examples(tok, chats) == [chat_example(tok, c) for c in chats]
+    assert chat_examples(tok, []) == []
 
 
 def test_fine_tuning_runs_on_chat_examples(tiny_model, tok, small_corpus):
