@@ -8,6 +8,7 @@
   running have finished, and nothing else starts meanwhile. The order: the other lessons, longest first; the unit
   tests; the lessons that run alone.
 * Progress bars are switched off in the lesson kernels: on a static page a bar is a frozen widget.
+* Replies are polled for in one-second slices: a widget cell can otherwise stall a lesson for its whole timeout.
 
 It sits at the top of the repository so that ``pytest lessons/zh-CN`` (the Chinese edition, run by .ci/run's site
 step) gets the same treatment as the README's command.
@@ -90,8 +91,36 @@ def pytest_runtest_protocol(item, nextitem):
         yield
 
 
+def poll_replies_in_short_slices():
+    """nbclient waits for a cell's reply with one long socket poll (up to the 600 s cell timeout). After a cell with
+    widgets, that poll sometimes sleeps through the reply's arrival until it times out (jupyter/nbclient#312): seen
+    once in this suite, a Chinese lesson stalled for 600 s and then carried on. Polling in one-second slices finds the
+    reply within a second; a real timeout still ends at the same deadline."""
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    get_msg = AsyncZMQSocketChannel.get_msg
+    if getattr(get_msg, "in_slices", False):
+        return
+
+    async def get_msg_in_slices(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+            try:
+                return await get_msg(self, timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    get_msg_in_slices.in_slices = True
+    AsyncZMQSocketChannel.get_msg = get_msg_in_slices
+
+
 def pytest_configure(config):
     os.environ.setdefault("TQDM_DISABLE", "1")
+    poll_replies_in_short_slices()
     parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))
     if parallel:
         import torch
