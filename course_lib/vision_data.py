@@ -1,15 +1,20 @@
 """Synthetic images for the vision course model: six task families, each a picture, a question and its answer.
 
-Every image is drawn with Pillow from a seeded ``random.Random``. Size, position, scale, colour shade and
-background shade all vary, so the model must learn the concept (red, a triangle, three things, the tallest bar,
-the digits) rather than one exact picture. The questions are worded exactly as the lesson asks them.
+Every image is drawn with Pillow from a seeded ``random.Random``. Size, position, scale, turn, colour shade,
+background, typeface and the gap between bars all vary, so the model must learn the concept (red, a triangle,
+three things, the tallest bar, the digits) rather than one exact picture: the first model, trained on upright
+shapes, large-gap charts and one typeface, called turned triangles circles and misread numbers drawn by other code.
+The questions are worded exactly as the lesson asks them.
 """
 
 from __future__ import annotations
 
 import colorsys
+import math
 import random
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -45,9 +50,16 @@ def shade(rng: random.Random, color: str) -> tuple[int, int, int]:
 
 
 def background(rng: random.Random) -> tuple[int, int, int]:
-    """A light background: near-white, sometimes slightly tinted."""
-    base = rng.randint(215, 255)
-    return tuple(min(255, base + rng.randint(-12, 12)) for _ in range(3))
+    """A light background, far from any shape's colour: near-white, a pale tint of any hue, or light grey."""
+    kind = rng.random()
+    if kind < 0.5:
+        base = rng.randint(215, 255)
+        return tuple(min(255, base + rng.randint(-12, 12)) for _ in range(3))
+    if kind < 0.8:  # pastel: any hue, little saturation, bright
+        r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.05, 0.25), rng.uniform(0.88, 1.0))
+        return int(r * 255), int(g * 255), int(b * 255)
+    grey = rng.randint(170, 215)
+    return grey, grey, grey
 
 
 def canvas(rng: random.Random, low: int = 48, high: int = 128) -> Image.Image:
@@ -58,14 +70,28 @@ def canvas(rng: random.Random, low: int = 48, high: int = 128) -> Image.Image:
     return Image.new("RGB", (width, height), background(rng))
 
 
-def draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, float, float], fill) -> None:
-    x0, y0, x1, y1 = box
+OUTLINES = {"square": [(-1, -1), (1, -1), (1, 1), (-1, 1)], "triangle": [(0, -1), (1, 1), (-1, 1)]}
+
+
+def turn(rng: random.Random) -> float:
+    """How far a shape is turned, in degrees: upright a third of the time, otherwise any way at all."""
+    return 0.0 if rng.random() < 1 / 3 else rng.uniform(0, 360)
+
+
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[float, float, float, float], fill,
+               angle: float = 0.0) -> None:
+    """A circle, or a square or triangle turned by `angle` degrees and scaled to fill the box (upright, a triangle
+    points up)."""
     if shape == "circle":
         draw.ellipse(box, fill=fill)
-    elif shape == "square":
-        draw.rectangle(box, fill=fill)
-    else:
-        draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=fill)
+        return
+    x0, y0, x1, y1 = box
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    points = [(x * cos - y * sin, x * sin + y * cos) for x, y in OUTLINES[shape]]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    scale = (x1 - x0) / max(max(xs) - min(xs), max(ys) - min(ys))
+    cx, cy = (x0 + x1) / 2 - (max(xs) + min(xs)) / 2 * scale, (y0 + y1) / 2 - (max(ys) + min(ys)) / 2 * scale
+    draw.polygon([(cx + x * scale, cy + y * scale) for x, y in points], fill=fill)
 
 
 def place(rng: random.Random, size: tuple[int, int], side: float, taken: list) -> tuple | None:
@@ -83,7 +109,7 @@ def place(rng: random.Random, size: tuple[int, int], side: float, taken: list) -
 def one_shape(rng: random.Random, shape: str, color: str) -> Image.Image:
     image = canvas(rng)
     side = rng.uniform(0.35, 0.8) * min(image.size)
-    draw_shape(ImageDraw.Draw(image), shape, place(rng, image.size, side, []), shade(rng, color))
+    draw_shape(ImageDraw.Draw(image), shape, place(rng, image.size, side, []), shade(rng, color), turn(rng))
     return image
 
 
@@ -97,21 +123,26 @@ def count_image(rng: random.Random, n: int) -> Image.Image:
         if all(boxes):
             draw = ImageDraw.Draw(image)
             for box in boxes:
-                draw_shape(draw, shape, box, shade(rng, color))
+                draw_shape(draw, shape, box, shade(rng, color), turn(rng))
             return image
 
 
+MIN_GAP = 0.06  # the tallest bar is at least 6% taller than the next: 3 pixels or more at 96×96, still visible
+
+
 def chart_image(rng: random.Random) -> tuple[Image.Image, str]:
-    """A bar chart of 3 or 4 bars labelled A-D; the tallest is clearly taller than the rest.
+    """A bar chart of 3 or 4 bars labelled A-D; the tallest is taller than the rest by MIN_GAP or more.
 
     Where the tallest bar ends varies (anywhere from 55% to 98% of the plot's height), as do the margins, the bar
-    width and the label size: with its top always at one line, the model learned to find the bar that touches the
-    line instead of comparing heights, and failed on charts drawn by other code.
+    width, the label size and the colours: with its top always at one line, the model learned to find the bar that
+    touches the line instead of comparing heights, and failed on charts drawn by other code. Half the charts have a
+    runner-up within 6-15% of the tallest, which the first model, trained on gaps of 15% or more, misread.
     """
     labels = "ABCD"[:rng.choice((3, 4))]
-    heights = [rng.uniform(0.2, 0.7) for _ in labels]
+    heights = [rng.uniform(0.2, 1.0) for _ in labels]
     tallest = rng.randrange(len(labels))
-    heights[tallest] = max(heights) + rng.uniform(0.12, 0.25)
+    runner_up = max(h for i, h in enumerate(heights) if i != tallest)
+    heights[tallest] = runner_up * (1 + (rng.uniform(MIN_GAP, 0.15) if rng.random() < 0.5 else rng.uniform(0.15, 0.6)))
     image = canvas(rng, 72, 128)
     width, height = image.size
     font_size = max(9, int(height / rng.uniform(8, 11)))
@@ -120,8 +151,13 @@ def chart_image(rng: random.Random) -> tuple[Image.Image, str]:
     top = base * (1 - rng.uniform(0.55, 0.98))  # where the tallest bar ends
     margin = rng.uniform(2, 0.08 * width)
     slot, bar = (width - 2 * margin) / len(labels), rng.uniform(0.45, 0.8)
-    color = shade(rng, rng.choice(list(COLORS)))
+    if rng.random() < 0.3:  # light grid lines behind the bars
+        for k in range(1, rng.randint(3, 5)):
+            y = base - k * (base - top) / 4
+            draw.line((margin, y, width - margin, y), fill=(200, 200, 200))
+    one_colour = shade(rng, rng.choice(list(COLORS)))
     for i, (label, h) in enumerate(zip(labels, heights, strict=True)):
+        color = one_colour if rng.random() < 0.6 else shade(rng, rng.choice(list(COLORS)))
         x0 = margin + i * slot + slot * (1 - bar) / 2
         draw.rectangle((x0, base - h / max(heights) * (base - top), x0 + slot * bar, base), fill=color)
         draw.text((x0 + slot * bar / 2 - font.getlength(label) / 2, base + 1), label, fill=(0, 0, 0), font=font)
@@ -130,24 +166,52 @@ def chart_image(rng: random.Random) -> tuple[Image.Image, str]:
     return image, labels[tallest]
 
 
+# Typefaces for numbers: Pillow's own and some matplotlib ships (installed with it everywhere, so offline too).
+# Not DejaVu: painter A writes in DejaVu and painter B through matplotlib, whose default it is, so reading on the
+# painters' pictures keeps measuring typefaces training never saw.
+TYPEFACES = ("STIXGeneral.ttf", "STIXGeneralBol.ttf", "cmr10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmb10.ttf")
+
+
+@cache
+def _typeface_dir() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def typeface(rng: random.Random, size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's default font a third of the time, otherwise one of TYPEFACES, at `size` pixels."""
+    name = rng.choice((None, None, None) + TYPEFACES)
+    return ImageFont.load_default(size=size) if name is None else ImageFont.truetype(str(_typeface_dir() / name), size)
+
+
+def ink(rng: random.Random) -> tuple[int, int, int]:
+    """A dark colour to write with: near-black, or a dark shade of any hue."""
+    if rng.random() < 0.6:
+        return tuple(rng.randint(0, 40) for _ in range(3))
+    r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.5, 1.0), rng.uniform(0.15, 0.45))
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
 def number_image(rng: random.Random, number: int) -> tuple[Image.Image, list]:
-    """A number in black, in Pillow's default font at a random size, somewhere in the image; and where each digit
-    is (the encoder's first training stage learns from that).
+    """A number in a dark ink and one of seven typefaces, from small up to filling the picture, somewhere in
+    the image; and where each digit is (the encoder's first training stage learns from that).
 
     The size is relative to the picture: the model sees every picture squashed to 96×96, where text shrunk much
-    below 8 pixels is no longer legible.
+    below 8 pixels is no longer legible. The largest numbers fill nearly the whole picture (the first model, which
+    never saw digits above half the picture's height, read large single digits poorly).
     """
     text = str(number)
     while True:
         image = canvas(rng)
         side = min(image.size)
-        font = ImageFont.load_default(size=rng.randint(max(10, int(0.13 * side)), max(11, int(0.5 * side))))
+        font = typeface(rng, rng.randint(max(10, int(0.13 * side)), max(11, int(1.1 * side))))
         left, top, right, bottom = ImageDraw.Draw(image).textbbox((0, 0), text, font=font)
         if right - left + 4 < image.width and bottom - top + 4 < image.height:
             break
     x = rng.uniform(2, image.width - (right - left) - 2) - left
     y = rng.uniform(2, image.height - (bottom - top) - 2) - top
-    ImageDraw.Draw(image).text((x, y), text, fill=tuple(rng.randint(0, 40) for _ in range(3)), font=font)
+    ImageDraw.Draw(image).text((x, y), text, fill=ink(rng), font=font)
     boxes = [(int(digit), (x + font.getlength(text[:i]), y + top, x + font.getbbox(text[:i + 1])[2], y + bottom))
              for i, digit in enumerate(text)]
     return image, boxes

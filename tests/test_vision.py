@@ -301,3 +301,17 @@ def test_a_checkpoint_of_another_recipe_is_not_carried_on(tmp_path, capsys):
     assert load_checkpoint(tmp_path / "checkpoint.pt", "new recipe") is None
     assert "another recipe" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "missing.pt", "new recipe") is None
+
+
+def test_turned_shapes_stay_in_their_box_and_fill_it():
+    from PIL import Image, ImageDraw
+
+    from course_lib.vision_data import draw_shape
+
+    for shape in ("square", "triangle"):
+        for angle in (0, 30, 90, 135, 200, 300):
+            image = Image.new("L", (100, 100), 0)
+            draw_shape(ImageDraw.Draw(image), shape, (20, 20, 80, 80), 255, angle)
+            x0, y0, x1, y1 = image.getbbox()
+            assert 19 <= x0 and 19 <= y0 and x1 <= 81 and y1 <= 81, (shape, angle)  # inside its box,
+            assert max(x1 - x0, y1 - y0) >= 58, (shape, angle)  # and as large as the box allows
