@@ -102,6 +102,9 @@ def cmd_eval(args) -> int:
                                                             "question_sets": question_sets},
                                                "weights": {name: weights_digest(name) for name in names}}
         write_json(args.json, results)
+        if not answers:  # the vision model alone: its figures are all in the JSON
+            print(f"\nWrote {args.json}.")
+            return 0
         lines = Path(args.json).with_name(Path(args.json).stem + "_answers.jsonl")
         lines.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8")
         print(f"\nWrote {args.json} and {lines} (every text reply, with why a wrong one is wrong).")

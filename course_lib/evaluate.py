@@ -88,7 +88,8 @@ def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("cou
                            question_sets=("course", "learners-a"), log=print) -> dict:
     """What `python -m course_lib eval` measures, in the shape of results/eval.json (without its meta):
     {"text": {model: {lang: {perplexity, stories, sets: {question set: {accuracy, questions, same_language}}}}},
-    "vision": {task: {picture set: accuracy}}, "answers": [every text reply with its verdict]}."""
+    "vision": {task: {picture set: accuracy}}, "turned_triangles": {degrees: accuracy},
+    "answers": [every text reply with its verdict]}."""
     from course_lib.corpus import build_corpus
     from course_lib.models import VISION_MODEL, load
 
@@ -118,10 +119,14 @@ def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("cou
             accuracy = vision.evaluate(model, processor, n_per_task=images_per_task, picture_set=picture_set)
             for task, acc in accuracy.items():
                 out["vision"].setdefault(task, {})[picture_set] = acc
+        turned = vision.turned_triangles(model, processor)
+        out["turned_triangles"] = {str(turn): sum(right for *_, right in rows) / len(rows) for turn, rows in turned.items()}
         log(f"\n{VISION_MODEL}: {images_per_task} new pictures per task and picture set")
         log(f"{'task':<12} " + " ".join(f"{s:>10}" for s in picture_sets) + f" {'target':>7}")
         for task, by_set in out["vision"].items():
             target = vision.TARGETS[task]
             log(f"{task:<12} " + " ".join(f"{by_set[s]:>10.0%}" for s in picture_sets) + f" {target:>6.0%}"
-                + ("" if by_set.get("course", 1) >= target else "  below target"))
+                + ("" if min(by_set.values()) >= target else "  below target"))
+        log("upright triangles turned " + ", ".join(f"{turn}°: {acc:.0%}" for turn, acc in out["turned_triangles"].items())
+            + " called a triangle")
     return out

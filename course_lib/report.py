@@ -138,23 +138,42 @@ def _text_targets(ev: dict) -> str:
 
 
 def eval_vision_block(results: dict) -> str:
+    """Accuracy per task and picture set against the targets; with results/vision_before.json (the previous build,
+    measured by the same command on the same pictures), each cell reads before → now."""
     from course_lib.vision import TARGETS
     from course_lib.vision_data import QUESTIONS
 
-    ev = results["eval"]
+    ev, before = results["eval"], results.get("vision_before")
     sets = list(next(iter(ev["vision"].values())))
+
+    def cell(task: str, picture_set: str) -> str:
+        now = f"{ev['vision'][task][picture_set]:.0%}"
+        return f"{before['vision'][task][picture_set]:.0%} → {now}" if before else now
+
     lines = ["| task | question | " + " | ".join(PICTURE_SET_TITLES.get(s, s) for s in sets) + " | target |",
              "|---|---|" + "---|" * len(sets) + "---|"]
-    for task, by_set in ev["vision"].items():
-        lines.append(f"| {task.replace('_', ' ')} | {QUESTIONS[task]} | "
-                     + " | ".join(f"{by_set[s]:.0%}" for s in sets) + f" | {TARGETS[task]:.0%} |")
+    for task in ev["vision"]:
+        lines.append(f"| {task.replace('_', ' ')} | {QUESTIONS[task]} | " + " | ".join(cell(task, s) for s in sets)
+                     + f" | {TARGETS[task]:.0%} |")
+    turned = ev.get("turned_triangles")
+    if turned:
+        lines.append("| shape, turned | the course's upright triangles turned " + ", ".join(f"{d}°" for d in list(turned)[1:])
+                     + " (worst turn) | " + " | ".join([_worst_turn(before, turned)] + [""] * (len(sets) - 1)) + " | |")
     lines += ["", f"{ev['meta']['settings']['images_per_task']} pictures per task and picture set. {_measured_on(ev['meta'])}"]
-    painted = [s for s in sets if s != "course"]
-    below = [task.replace("_", " ") for task, by_set in ev["vision"].items() if any(by_set[s] < TARGETS[task] for s in painted)]
-    if painted:
-        lines[-1] += (" The targets were set for the course's own pictures; on the painters' pictures the model falls short of "
-                      f"them in {len(below)} of {len(ev['vision'])} tasks" + (f" ({', '.join(below)})." if below else "."))
+    if before:
+        lines[-1] += (" Before → now: the previous build (its weights `" + before["meta"]["weights"]["tiny-phi-3.5-vision"]
+                      + "`, figures in `results/vision_before.json`) on the same pictures, then this one.")
+    below = [task.replace("_", " ") for task, by_set in ev["vision"].items() if min(by_set.values()) < TARGETS[task]]
+    lines[-1] += (" The targets hold for every picture set, the painters' included: " + (
+        "all met." if not below else f"not met yet in {len(below)} of {len(ev['vision'])} tasks ({', '.join(below)})."))
     return "\n".join(lines)
+
+
+def _worst_turn(before: dict | None, turned: dict) -> str:
+    worst = f"{min(list(turned.values())[1:]):.0%}"
+    if before and "turned_triangles" in before:
+        return f"{min(list(before['turned_triangles'].values())[1:]):.0%} → {worst}"
+    return worst
 
 
 def bench_block(results: dict) -> str:

@@ -31,8 +31,9 @@ ENCODER_TRAIN = TrainConfig(steps=12000, batch_size=64, lr=2e-3, warmup_steps=50
 TRAIN = TrainConfig(steps=4000, batch_size=32, lr=1e-3, warmup_steps=100, seed=0)  # stage 2: projector + decoder
 # Harder skills get more practice: colours are learned in a few hundred steps, reading digits takes thousands.
 TASK_WEIGHTS = {"color": 1, "shape": 1.5, "count": 2, "chart": 1.5, "reading": 3, "two_images": 1}
-# The accuracy the course asks of the model on new pictures of its own generator
-TARGETS = {"color": 0.9, "shape": 0.9, "count": 0.7, "chart": 0.7, "reading": 0.7, "two_images": 0.7}
+# What the course asks of the vision model on every picture set, the painters' included (pictures drawn by code
+# written apart from the course's generator).
+TARGETS = {"color": 0.95, "shape": 0.95, "count": 0.95, "chart": 0.9, "reading": 0.9, "two_images": 0.95}
 DECODER_LR_SCALE = 0.3  # the decoder already speaks; the encoder and projector start from scratch
 # On 2 CPU cores the build takes hours: it saves its progress every CHECKPOINT_EVERY steps, and the same command run
 # again carries on from there (build/, git-ignored; deleted once the model is saved).
@@ -420,6 +421,33 @@ def evaluate(model, processor, n_per_task: int = 50, seed: int = 12345, picture_
         for ex, reply in zip(chunk, ask_batch(model, processor, [(ex.images, ex.question) for ex in chunk]), strict=True):
             right[ex.task] += vision_correct(ex, reply)
     return {task: right[task] / n_per_task for task in TASKS}
+
+
+TURNS = (0, 90, 180, 270)  # degrees, anticlockwise
+
+
+def turned_triangles(model, processor, n: int = 20, seed: int = 11) -> dict[int, list[tuple]]:
+    """Triangles pointing up, as the course's first training pictures drew every one, then turned a quarter, a half
+    and three quarters of a turn: {turn: [(image, reply, right), ...]}. A model that learned *upright* triangles
+    calls the turned ones something else."""
+    from PIL import ImageDraw
+
+    from course_lib.scoring import vision_correct
+    from course_lib.vision_data import COLORS, QUESTIONS, VisionExample, canvas, draw_shape, place, shade
+
+    rng, upright = random.Random(seed), []
+    for _ in range(n):
+        image = canvas(rng)
+        box = place(rng, image.size, rng.uniform(0.35, 0.8) * min(image.size), [])
+        draw_shape(ImageDraw.Draw(image), "triangle", box, shade(rng, rng.choice(list(COLORS))))  # angle 0: points up
+        upright.append(image)
+    results = {}
+    for turn in TURNS:
+        images = [image.rotate(turn, expand=True, fillcolor=image.getpixel((0, 0))) for image in upright]
+        replies = ask_batch(model, processor, [([image], QUESTIONS["shape"]) for image in images])
+        results[turn] = [(image, reply, vision_correct(VisionExample("shape", [image], QUESTIONS["shape"], "triangle"),
+                                                       reply)) for image, reply in zip(images, replies, strict=True)]
+    return results
 
 
 # ---- building it, in one go or across several runs ---------------------------------------------------------

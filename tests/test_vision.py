@@ -315,3 +315,21 @@ def test_turned_shapes_stay_in_their_box_and_fill_it():
             x0, y0, x1, y1 = image.getbbox()
             assert 19 <= x0 and 19 <= y0 and x1 <= 81 and y1 <= 81, (shape, angle)  # inside its box,
             assert max(x1 - x0, y1 - y0) >= 58, (shape, angle)  # and as large as the box allows
+
+
+def test_turned_triangles_asks_about_the_same_upright_triangles_turned(tiny_llava, processor):
+    from course_lib.vision import TURNS, turned_triangles
+
+    results = turned_triangles(tiny_llava, processor, n=3)
+    assert list(results) == list(TURNS) and all(len(rows) == 3 for rows in results.values())
+    upright = [image for image, _, _ in results[0]]
+    assert [image.tobytes() for image, _, _ in turned_triangles(tiny_llava, processor, n=3)[0]] == [
+        image.tobytes() for image in upright]  # the same pictures for every model, run after run
+    for turn in TURNS:
+        for (image, reply, right), original in zip(results[turn], upright, strict=True):
+            assert image.tobytes() == original.rotate(turn, expand=True, fillcolor=original.getpixel((0, 0))).tobytes()
+            assert isinstance(reply, str) and right in (True, False)
+    apex_row = min(y for y in range(upright[0].height) if any(upright[0].getpixel((x, y)) != upright[0].getpixel((0, 0))
+                                                               for x in range(upright[0].width)))
+    ink = [x for x in range(upright[0].width) if upright[0].getpixel((x, apex_row)) != upright[0].getpixel((0, 0))]
+    assert len(ink) <= 3  # upright: the top row of the shape is its apex, a point, not an edge
