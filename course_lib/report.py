@@ -228,7 +228,11 @@ def build_block(results: dict) -> str:
         if size["active_parameters"] != size["parameters"]:
             params += f" ({size['active_parameters'] / 1e6:.2f} M active)"
         threads = card["torch_threads"]
-        where = card.get("device") or f"{threads} CPU thread{'s' if threads != 1 else ''}"
+        where = card.get("device", "cpu")
+        if where == "cpu":
+            where = f"{threads} CPU thread{'s' if threads != 1 else ''}"
+        if card.get("runs"):  # stopped and carried on from its checkpoint
+            where += f", in {card['runs']} runs"
         if card.get("alongside"):  # other builds shared the machine, which slows each one
             where += f", {card['alongside']}"
         lines.append(f"| `{name}` | {params} | {size['megabytes_on_disk']:.1f} MB | "

@@ -427,9 +427,9 @@ TURNS = (0, 90, 180, 270)  # degrees, anticlockwise
 
 
 def turned_triangles(model, processor, n: int = 20, seed: int = 11) -> dict[int, list[tuple]]:
-    """Triangles pointing up, as the course's first training pictures drew every one, then turned a quarter, a half
-    and three quarters of a turn: {turn: [(image, reply, right), ...]}. A model that learned *upright* triangles
-    calls the turned ones something else."""
+    """Triangles pointing up, as the course's training pictures drew every one before they learned to turn shapes,
+    then turned a quarter, a half and three quarters of a turn: {turn: [(image, reply, right), ...]}, the same
+    pictures for every model. A model that learned *upright* triangles calls the turned ones something else."""
     from PIL import ImageDraw
 
     from course_lib.scoring import vision_correct
