@@ -119,8 +119,8 @@ def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("cou
             accuracy = vision.evaluate(model, processor, n_per_task=images_per_task, picture_set=picture_set)
             for task, acc in accuracy.items():
                 out["vision"].setdefault(task, {})[picture_set] = acc
-        turned = vision.turned_triangles(model, processor)
-        out["turned_triangles"] = {str(turn): sum(right for *_, right in rows) / len(rows) for turn, rows in turned.items()}
+        turned = vision.turned_accuracy(vision.turned_triangles(model, processor))
+        out["turned_triangles"] = {str(turn): acc for turn, acc in turned.items()}
         log(f"\n{VISION_MODEL}: {images_per_task} new pictures per task and picture set")
         log(f"{'task':<12} " + " ".join(f"{s:>10}" for s in picture_sets) + f" {'target':>7}")
         for task, by_set in out["vision"].items():

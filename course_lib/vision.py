@@ -450,6 +450,11 @@ def turned_triangles(model, processor, n: int = 20, seed: int = 11) -> dict[int,
     return results
 
 
+def turned_accuracy(results: dict[int, list[tuple]]) -> dict[int, float]:
+    """The share called a triangle at each turn, from turned_triangles' results."""
+    return {turn: sum(right for *_, right in rows) / len(rows) for turn, rows in results.items()}
+
+
 # ---- building it, in one go or across several runs ---------------------------------------------------------
 
 def recipe_fingerprint(encoder_cfg: TrainConfig, cfg: TrainConfig) -> str:
