@@ -164,7 +164,7 @@ def eval_vision_block(results: dict) -> str:
         lines[-1] += (" Before → now: the previous build (its weights `" + before["meta"]["weights"]["tiny-phi-3.5-vision"]
                       + "`, figures in `results/vision_before.json`) on the same pictures, then this one.")
     below = [task.replace("_", " ") for task, by_set in ev["vision"].items() if min(by_set.values()) < TARGETS[task]]
-    lines[-1] += (" The targets hold for every picture set, the painters' included: " + (
+    lines[-1] += (" The targets apply to every picture set, the painters' included: " + (
         "all met." if not below else f"not met yet in {len(below)} of {len(ev['vision'])} tasks ({', '.join(below)})."))
     return "\n".join(lines)
 

@@ -136,6 +136,25 @@ def test_the_local_server_answers_image_url_and_image_content_item():
     assert isinstance(clients.chat("What is an SLM?", backend="local", model="phi-3.5-vision", max_tokens=4), str)
 
 
+@shipped
+@pytest.mark.parametrize("picture_set", ["painter-a", "painter-b"])
+def test_the_local_server_answers_the_painters_pictures_as_eval_does(picture_set):
+    """eval asks in-process, in batches; a learner asks the local server. Both must give the same reply to the same
+    picture, so the published figures are what the server would score."""
+    from course_lib import clients
+    from course_lib.heldout_pictures import make_examples as painted
+    from course_lib.vision import ask_batch, load
+
+    model, processor = load()
+    examples = painted(picture_set, 1, 2026)  # one picture (or pair) per task
+    in_process = ask_batch(model, processor, [(ex.images, ex.question) for ex in examples])
+    for ex, expected in zip(examples, in_process, strict=True):
+        content = [{"type": "image_url", "image_url": {"url": data_url(image)}} for image in ex.images]
+        reply = clients.chat([{"role": "user", "content": content + [{"type": "text", "text": ex.question}]}],
+                             backend="local", model="phi-3.5-vision", max_tokens=16)
+        assert reply == expected, (ex.task, reply, expected)
+
+
 def test_messages_for_builds_image_parts_then_text():
     assert messages_for(2, "Q?", "A.") == [
         {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Q?"}]},
