@@ -119,7 +119,7 @@ def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("cou
             accuracy = vision.evaluate(model, processor, n_per_task=images_per_task, picture_set=picture_set)
             for task, acc in accuracy.items():
                 out["vision"].setdefault(task, {})[picture_set] = acc
-        turned = vision.turned_accuracy(vision.turned_triangles(model, processor))
+        turned = vision.share_right(vision.turned_triangles(model, processor))
         out["turned_triangles"] = {str(turn): acc for turn, acc in turned.items()}
         log(f"\n{VISION_MODEL}: {images_per_task} new pictures per task and picture set")
         log(f"{'task':<12} " + " ".join(f"{s:>10}" for s in picture_sets) + f" {'target':>7}")

@@ -450,9 +450,39 @@ def turned_triangles(model, processor, n: int = 20, seed: int = 11) -> dict[int,
     return results
 
 
-def turned_accuracy(results: dict[int, list[tuple]]) -> dict[int, float]:
-    """The share called a triangle at each turn, from turned_triangles' results."""
-    return {turn: sum(right for *_, right in rows) / len(rows) for turn, rows in results.items()}
+STRIPS = (0, 0.15, 0.3)  # an empty strip on a chart's left, as a share of its width
+
+
+def with_strip(image, share: float):
+    """The same picture with an empty strip on its left, `share` of its width, in its own background colour."""
+    from PIL import Image
+
+    out = Image.new("RGB", (image.width + int(share * image.width), image.height), image.getpixel((0, 0)))
+    out.paste(image, (out.width - image.width, 0))
+    return out
+
+
+def charts_with_strip(model, processor, n: int = 60, seed: int = 4242) -> dict[float, list[tuple]]:
+    """The course's own kind of bar chart, new to the model, asked about as drawn and with an empty strip on its
+    left: {share: [(image, reply, right), ...]}. The bars and their letters are unchanged, so a model that reads the
+    letter under the tallest bar answers as before; one that learned where each letter's bar stands does not."""
+    from course_lib.scoring import vision_correct
+    from course_lib.vision_data import make_example
+
+    rng = random.Random(seed)
+    charts = [make_example(rng, "chart") for _ in range(n)]
+    results = {}
+    for share in STRIPS:
+        images = [with_strip(ex.images[0], share) for ex in charts]
+        replies = ask_batch(model, processor, [([image], ex.question) for image, ex in zip(images, charts, strict=True)])
+        results[share] = [(image, reply, vision_correct(ex, reply))
+                          for image, reply, ex in zip(images, replies, charts, strict=True)]
+    return results
+
+
+def share_right(results: dict) -> dict:
+    """The share answered right under each key, from turned_triangles' or charts_with_strip's results."""
+    return {key: sum(right for *_, right in rows) / len(rows) for key, rows in results.items()}
 
 
 # ---- building it, in one go or across several runs ---------------------------------------------------------
