@@ -155,7 +155,6 @@ def test_the_local_server_answers_the_painters_pictures_as_eval_does(picture_set
         assert reply == expected, (ex.task, reply, expected)
 
 
-
 def test_a_strip_leaves_the_chart_as_drawn_beside_an_empty_background():
     from course_lib.vision import with_strip
 
@@ -165,6 +164,7 @@ def test_a_strip_leaves_the_chart_as_drawn_beside_an_empty_background():
     assert wide.crop((wide.width - chart.width, 0, wide.width, chart.height)).tobytes() == chart.tobytes()
     strip = wide.crop((0, 0, wide.width - chart.width, chart.height))
     assert set(strip.getdata()) == {chart.getpixel((0, 0))}
+
 
 def test_messages_for_builds_image_parts_then_text():
     assert messages_for(2, "Q?", "A.") == [
