@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="whose pictures: course (the training generator, new seed), painter-a, painter-b (written apart)")
     ev.add_argument("--question-sets", default="course,learners-a",
                     help="which questions: course (held-out wordings of the corpus), learners-a (written apart), "
-                    "learners-b and learners-c (written apart and kept aside: each is used once, at the end of a rebuild)")
+                    "learners-b, learners-c, learners-d (written apart and kept aside: each used once, at the end of a rebuild)")
     ev.add_argument("--json", help="also write the figures to this file (results/eval.json is the published one), and "
                     "every text reply to FILE_answers.jsonl")
     serve = sub.add_parser("serve", help="the course models behind an OpenAI-compatible server (transformers serve); "

@@ -97,7 +97,7 @@ def evaluate_course_models(names, images_per_task: int = 100, picture_sets=("cou
     text = [n for n in names if n != VISION_MODEL]
     if text:
         corpus = build_corpus()
-        log("Question sets: " + ", ".join(question_sets) + " (course: held-out wordings of the corpus; learners-a/b/c: "
+        log("Question sets: " + ", ".join(question_sets) + " (course: held-out wordings of the corpus; learners-a/b/c/d: "
             "written apart, by people who never saw the corpus)")
         log(f"{'model':<20} {'lang':<5} {'perplexity':>10} " + " ".join(f"{name:>11}" for name in question_sets)
             + f" {'same lang.':>10}")

@@ -8,8 +8,9 @@ synonyms, other word orders, colloquial forms, typos and mixed Chinese-English t
 * ``learners-a`` is measured after every build;
 * ``learners-b`` was written the same way and kept aside, then used once, on the first rebuild's final models, to
   tell whether the builds were tuned to set A;
-* ``learners-c``, written the same way later, is kept aside for the next rebuild's final check
-  (``python -m course_lib eval --question-sets learners-c``).
+* ``learners-c``, written the same way later, was kept aside for the second rebuild's final check;
+* ``learners-d``, written the same way before the third rebuild, for its final check
+  (``python -m course_lib eval --question-sets learners-d``).
 
 Nothing here is ever trained on: ``course_lib.corpus`` does not read ``data/heldout/``.
 """
@@ -23,7 +24,7 @@ from course_lib.corpus import QA, fact_table
 from course_lib.paths import DATA_DIR
 
 HELDOUT_DIR = DATA_DIR / "heldout"
-WRITTEN_APART = {f"learners-{x}": HELDOUT_DIR / f"learners_{x}.jsonl" for x in "abc"}  # set A, B, C
+WRITTEN_APART = {f"learners-{x}": HELDOUT_DIR / f"learners_{x}.jsonl" for x in "abcd"}  # set A, B, C, D
 QUESTION_SETS = ("course", *WRITTEN_APART)  # "course": the corpus's own held-out wordings
 
 

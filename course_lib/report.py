@@ -81,7 +81,8 @@ def _measured_on(meta: dict) -> str:
 
 
 QUESTION_SET_TITLES = {"course": "held-out wordings", "learners-a": "set A (written apart)",
-                       "learners-b": "set B (written apart)", "learners-c": "set C (written apart, kept aside)"}
+                       "learners-b": "set B (written apart)", "learners-c": "set C (written apart)",
+                       "learners-d": "set D (written apart, kept aside)"}
 
 
 def eval_text_block(results: dict) -> str:
